@@ -1,0 +1,57 @@
+"""The ingest service: KPPS phones post signed photos here."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+
+from services.ingest import endpoints, tus, uploads
+from services.ingest.state import IngestState
+from shared.db.engine import database_from_settings
+from shared.settings import Settings, get_settings
+from shared.storage import open_store
+from shared.web import install_error_handlers, install_request_ids
+
+
+def create_app(settings: Settings | None = None, *, bench_endpoints: bool = False) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = database_from_settings(settings)
+        store = await open_store(settings)
+        app.state.ingest = IngestState(settings=settings, db=db, store=store)
+        try:
+            yield
+        finally:
+            await store.close()
+            await db.dispose()
+
+    app = FastAPI(
+        title="Sirekap ingest",
+        version="1.0",
+        summary="Signed, resumable, idempotent photo uploads from KPPS devices.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    install_request_ids(app)
+    app.include_router(uploads.router)
+    app.include_router(tus.router)
+    app.include_router(endpoints.router)
+    app.include_router(endpoints.health)
+    if bench_endpoints:
+        _install_bench_endpoint(app)
+    return app
+
+
+def _install_bench_endpoint(app: FastAPI) -> None:
+    """The baseline of `benchmarks.ingest`: read the body and throw it away, nothing else."""
+
+    @app.post("/bench/discard", include_in_schema=False)
+    async def discard(request: Request) -> dict[str, int]:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+        return {"size": size}

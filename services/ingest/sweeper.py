@@ -1,0 +1,69 @@
+"""Housekeeping: abandoned resumable uploads and photo objects that no row refers to.
+
+An object without a row is what a failed hand-off leaves (the object is written before the
+transaction that records it). It is removed only once it is older than any upload could still
+be in flight, so a photo whose transaction is about to commit is never swept from under it.
+
+Listing every photo suits the embedded setup and tests; at national scale the object store's
+own lifecycle rules, or a table of pending writes, take this job (see docs/ingest.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+
+from shared.db.base import utcnow
+from shared.db.engine import Database
+from shared.db.tables import Submission, UploadSession
+from shared.storage import ObjectStore
+
+ORPHAN_GRACE = timedelta(hours=1)  # far above the slowest hand-off (seconds)
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    expired_uploads: int
+    orphan_photos: int
+
+
+async def sweep(
+    db: Database, store: ObjectStore, *, grace: timedelta = ORPHAN_GRACE
+) -> SweepReport:
+    now = utcnow()
+    async with db.reading() as session:
+        expired = (
+            (
+                await session.execute(
+                    select(UploadSession).where(
+                        UploadSession.expires_at < now, UploadSession.submission_id.is_(None)
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    for upload in expired:
+        for key in upload.chunk_keys:
+            await store.delete(key)
+    if expired:
+        async with db.transaction() as session:
+            await session.execute(
+                delete(UploadSession).where(UploadSession.id.in_([u.id for u in expired]))
+            )
+    orphans = 0
+    for key in await store.list("photos/"):
+        sha = key.rsplit("/", 1)[-1]
+        async with db.reading() as session:
+            referenced = await session.scalar(
+                select(Submission.id).where(Submission.sha256 == sha).limit(1)
+            )
+        if referenced is not None:
+            continue
+        modified = await store.modified_at(key)
+        if modified is not None and now - modified > grace:
+            await store.delete(key)
+            orphans += 1
+    return SweepReport(expired_uploads=len(expired), orphan_photos=orphans)

@@ -1,0 +1,108 @@
+"""Find the page in the photo: its corner markers, what they say, and the homography to the page.
+
+Every marker id encodes contest, page and corner (`shared.forms.identity`), so the markers alone
+say which sheet this is; all detected markers must agree. The homography maps photo pixels to
+page millimetres and is fitted on all 4 corners of every marker found (16 points when all four
+are visible), so one marker's corner error is averaged out.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from services.ocr.reader.photo import Gray
+from services.ocr.reader.reasons import MARKERS_MISSING, MIXED_MARKERS, POOR_FIT, Reason
+from shared.contests import Contest
+from shared.forms.identity import MARKER_DICT, decode_marker_id
+from shared.forms.layout import layout, marker_corners_mm
+
+Homography = npt.NDArray[np.float64]
+
+# Three markers give 12 points spread over the whole page; with two the fit extrapolates over
+# half the page and a 1 px corner error becomes > 1 mm at the far boxes.
+MIN_MARKERS = 3
+# A box is 8 mm wide with 2.5 mm gaps: a fit worse than 0.8 mm RMS would crop the neighbour.
+MAX_REPROJECTION_MM = 0.8
+# Markers are detected on a copy at most this long: 16 mm markers are still > 60 px at 1600 px,
+# and detection costs ~1/3 of what it does at 3000 px.
+DETECT_LONG_SIDE = 1600
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    contest: Contest
+    page: int
+    homography: Homography  # photo px -> page mm
+    markers: int
+    reprojection_mm: float
+
+
+@dataclass(frozen=True, slots=True)
+class NotLocated:
+    reason: Reason
+    detail: str
+
+
+@lru_cache(maxsize=1)
+def _detector() -> cv2.aruco.ArucoDetector:
+    params = cv2.aruco.DetectorParameters()
+    params.cornerRefinementMethod = cv2.aruco.CORNER_REFINE_SUBPIX
+    return cv2.aruco.ArucoDetector(cv2.aruco.getPredefinedDictionary(MARKER_DICT), params)
+
+
+def detect_markers(gray: Gray) -> dict[int, npt.NDArray[np.float64]]:
+    """Marker id -> its 4 corners in photo pixels (TL, TR, BR, BL of the marker itself)."""
+    h, w = gray.shape[:2]
+    scale = min(1.0, DETECT_LONG_SIDE / max(h, w))
+    small = gray if scale == 1.0 else cv2.resize(
+        gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA
+    )
+    corners, ids, _ = _detector().detectMarkers(small)
+    found: dict[int, npt.NDArray[np.float64]] = {}
+    if ids is None:
+        return found
+    for c, i in zip(corners, ids.ravel(), strict=True):
+        found[int(i)] = np.asarray(c, dtype=np.float64).reshape(4, 2) / scale
+    return found
+
+
+def locate(gray: Gray, tps_code: str) -> Located | NotLocated:
+    """Identify the sheet from its markers and fit the photo -> page homography.
+
+    `tps_code` only selects the layout (marker positions are the same for every TPS); the
+    printed TPS is checked separately (`identity.py`).
+    """
+    found = detect_markers(gray)
+    decoded = {i: decode_marker_id(i) for i in found}
+    ours = {i: m for i, m in decoded.items() if m is not None}
+    if not ours:
+        return NotLocated(MARKERS_MISSING, "no form marker found")
+    sheets = Counter((m.contest, m.page) for m in ours.values())
+    (contest, page), count = sheets.most_common(1)[0]
+    if len(sheets) > 1:
+        return NotLocated(MIXED_MARKERS, f"markers of {sorted(map(str, sheets))}")
+    if count < MIN_MARKERS:
+        return NotLocated(MARKERS_MISSING, f"{count} of 4 markers found")
+    try:
+        lay = layout(contest, tps_code, page)
+    except ValueError as exc:  # a page number this TPS's form does not have
+        return NotLocated(MIXED_MARKERS, str(exc))
+    expected = marker_corners_mm(lay)
+    src = np.concatenate([found[i] for i in ours if i in expected])
+    dst = np.concatenate([expected[i] for i in ours if i in expected])
+    if len(src) < 4 * MIN_MARKERS:
+        return NotLocated(MARKERS_MISSING, "markers do not belong to this layout")
+    hom, _ = cv2.findHomography(src, dst, 0)
+    if hom is None:
+        return NotLocated(POOR_FIT, "homography failed")
+    projected = cv2.perspectiveTransform(src.reshape(-1, 1, 2), hom).reshape(-1, 2)
+    rms = float(np.sqrt(np.mean(np.sum((projected - dst) ** 2, axis=1))))
+    if rms > MAX_REPROJECTION_MM:
+        return NotLocated(POOR_FIT, f"reprojection error {rms:.2f} mm")
+    return Located(contest, page, np.asarray(hom, dtype=np.float64), count, rms)

@@ -1,0 +1,109 @@
+"""Decode a JPEG (EXIF orientation applied) and refuse photos nobody could read.
+
+Only the luma plane is decoded: it holds the full-resolution detail (JPEG halves the chroma
+planes anyway) and costs a third of a colour decode (19 ms instead of 67 ms for a 4000 px
+photo). Photos at least DECODE_HALF_FROM px long are decoded at half size by the JPEG decoder
+itself (DCT scaling), which still leaves > 5 px per page millimetre.
+The quality checks run on a copy scaled to 1000 px on the long side, so their thresholds do not
+depend on the phone's resolution.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from services.ocr.reader.reasons import TOO_BLURRED, TOO_DARK, TOO_SMALL, Reason
+
+Gray = npt.NDArray[np.uint8]
+
+CHECK_LONG_SIDE = 1000
+# Below ~1000 px on the long side a box is < 27 px tall in the photo: digits blur into each other.
+MIN_LONG_SIDE = 1000
+MIN_SHORT_SIDE = 700
+# Median brightness of the photo. The generator's "dark" bad photos measure 20-30 and its
+# hardest legitimate ones (exposure 0.6 with a shadow) 55-60; 40 lies between.
+MIN_MEDIAN_BRIGHTNESS = 40
+# Variance of the Laplacian of the 1000 px copy. The generator's "blurred" bad photos measure
+# < 40 and its typical/hard photos > 120; 60 lies between.
+MIN_SHARPNESS = 60.0
+DECODE_HALF_FROM = 3200
+# EXIF orientation -> (np.rot90 quarter turns counter-clockwise, flip left-right first)
+_ORIENT: dict[int, tuple[int, bool]] = {
+    1: (0, False), 2: (0, True), 3: (2, False), 4: (2, True),
+    5: (1, True), 6: (3, False), 7: (3, True), 8: (1, False),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    gray: Gray  # luma, upright
+    scale: float  # decoded pixels per original photo pixel (1 or 0.5)
+    width: int  # of the original photo, upright
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class QualityReport:
+    brightness: float
+    sharpness: float
+    reason: Reason | None
+
+
+def _header(jpeg: bytes) -> tuple[int, int, int] | None:
+    """(width, height, EXIF orientation) from the header alone, or None for a non-image."""
+    try:
+        with Image.open(io.BytesIO(jpeg)) as im:
+            orientation = int(im.getexif().get(0x0112, 1))
+            return im.width, im.height, orientation if orientation in _ORIENT else 1
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+
+
+def decode(jpeg: bytes) -> Decoded | None:
+    """The upright grey photo, or None when the bytes are not a decodable image."""
+    head = _header(jpeg)
+    if head is None:
+        return None
+    w, h, orientation = head
+    half = max(w, h) >= DECODE_HALF_FROM
+    flags = cv2.IMREAD_IGNORE_ORIENTATION | (
+        cv2.IMREAD_REDUCED_GRAYSCALE_2 if half else cv2.IMREAD_GRAYSCALE
+    )
+    arr = cv2.imdecode(np.frombuffer(jpeg, np.uint8), flags)
+    if arr is None:
+        return None
+    turns, flip = _ORIENT[orientation]
+    gray = np.asarray(arr, dtype=np.uint8)
+    if flip:
+        gray = gray[:, ::-1]
+    if turns:
+        gray = np.rot90(gray, turns)
+    gray = np.ascontiguousarray(gray)
+    if turns % 2:
+        w, h = h, w
+    return Decoded(gray, 0.5 if half else 1.0, w, h)
+
+
+def check_quality(photo: Decoded) -> QualityReport:
+    gray = photo.gray
+    h, w = gray.shape[:2]
+    scale = CHECK_LONG_SIDE / max(h, w)
+    small = cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    brightness = float(np.median(small))
+    sharpness = float(cv2.Laplacian(small, cv2.CV_32F).var())
+    reason: Reason | None = None
+    if max(photo.width, photo.height) < MIN_LONG_SIDE or min(
+        photo.width, photo.height
+    ) < MIN_SHORT_SIDE:
+        reason = TOO_SMALL
+    elif brightness < MIN_MEDIAN_BRIGHTNESS:
+        reason = TOO_DARK
+    elif sharpness < MIN_SHARPNESS:
+        reason = TOO_BLURRED
+    return QualityReport(brightness, sharpness, reason)

@@ -1,0 +1,108 @@
+"""Training crops cut by the real reading pipeline from generated, photographed forms.
+
+The classifier never sees a synthetic "box image"; it sees exactly what `read_page` feeds it:
+a form rendered with TRAINING-side MNIST digits (`side="train"`), photographed by the forms
+generator, decoded, located, refined and cropped by `services.ocr.reader`. Pages are drawn over
+all contests and pages and the three difficulties, so the crops carry real perspective, curl,
+blur, shadow and JPEG artefacts.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from services.ocr.reader.locate import Located, locate
+from services.ocr.reader.page import extract_boxes
+from services.ocr.reader.photo import check_quality, decode
+from services.ocr.reader.symbols import BLANK, X
+from shared.contests import Contest, definition
+from shared.forms.generate import generate_photo
+from shared.forms.layout import layout
+from shared.forms.truth import make_truth, rng_for
+
+# Typical and hard photos are what the benchmarks measure; clean ones anchor the easy end.
+DIFFICULTY_MIX = (("clean", 0.15), ("typical", 0.5), ("hard", 0.35))
+
+
+@dataclass
+class Crops:
+    crops: npt.NDArray[np.uint8]  # [N, 40, 32] raw grey crops
+    labels: npt.NDArray[np.int64]  # class index (0-9, X, blank)
+    page_ids: npt.NDArray[np.int64]  # which generated page each crop came from
+
+
+def label_of(symbol: str) -> int:
+    return X if symbol == "X" else BLANK if symbol == "" else int(symbol)
+
+
+def page_spec(i: int, seed: int) -> tuple[str, str, int, str]:
+    """(tps_code, contest, page, difficulty) of the i-th generated training page."""
+    rng = rng_for("ocr-train", seed, i)
+    contest = list(Contest)[int(rng.integers(len(Contest)))]
+    tps = f"17080{int(rng.integers(1, 9))}20{int(rng.integers(1, 20)):02d}{int(rng.integers(1, 30)):03d}"
+    pages = definition(contest, tps).pages
+    # Page 1 (voter data) is on every form: give it a third of the draws.
+    page = 1 if rng.random() < 0.33 else int(rng.integers(1, pages + 1))
+    names = [d for d, _ in DIFFICULTY_MIX]
+    probs = np.array([p for _, p in DIFFICULTY_MIX])
+    difficulty = names[int(rng.choice(len(names), p=probs / probs.sum()))]
+    return tps, contest.value, page, difficulty
+
+
+def crops_of_page(i: int, seed: int) -> tuple[list[npt.NDArray[np.uint8]], list[int]]:
+    tps, contest, page, difficulty = page_spec(i, seed)
+    truth = make_truth(contest, tps, seed=seed * 1_000_003 + i)
+    jpeg, gt = generate_photo(tps, contest, page, truth, difficulty, seed=i, side="train")
+    photo = decode(jpeg)
+    if photo is None or check_quality(photo).reason is not None:
+        return [], []
+    found = locate(photo.gray, tps)
+    if not isinstance(found, Located) or found.page != page:
+        return [], []
+    boxes = extract_boxes(photo.gray, found, layout(contest, tps, page))
+    crops, labels = [], []
+    for (key, box), crop in zip(boxes.keys, boxes.crops, strict=True):
+        if key in boxes.cut:
+            continue
+        crops.append(crop)
+        labels.append(label_of(gt["boxes"][key][box]))
+    return crops, labels
+
+
+def _work(args: tuple[int, int]) -> tuple[int, list[npt.NDArray[np.uint8]], list[int]]:
+    i, seed = args
+    crops, labels = crops_of_page(i, seed)
+    return i, crops, labels
+
+
+def harvest(pages: int, seed: int = 0, processes: int = 2) -> Crops:
+    """Crops of `pages` generated training pages, in `processes` niced worker processes."""
+    crops: list[npt.NDArray[np.uint8]] = []
+    labels: list[int] = []
+    page_ids: list[int] = []
+    jobs = [(i, seed) for i in range(pages)]
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(processes, initializer=os.nice, initargs=(10,)) as pool:
+        for i, c, lab in pool.imap_unordered(_work, jobs, chunksize=4):
+            crops += c
+            labels += lab
+            page_ids += [i] * len(c)
+    return Crops(
+        np.stack(crops).astype(np.uint8),
+        np.asarray(labels, dtype=np.int64),
+        np.asarray(page_ids, dtype=np.int64),
+    )
+
+
+def save(crops: Crops, path: str) -> None:
+    np.savez_compressed(path, crops=crops.crops, labels=crops.labels, page_ids=crops.page_ids)
+
+
+def load(path: str) -> Crops:
+    with np.load(path) as z:
+        return Crops(z["crops"], z["labels"], z["page_ids"])

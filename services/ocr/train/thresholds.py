@@ -1,0 +1,65 @@
+"""Choose the auto-accept threshold on training-side pages read end to end.
+
+For every page the decoder finds a consistent reading for, record its confidence and whether
+every field is right. The threshold is the smallest confidence above every wrong page's,
+raised to at least FLOOR, so on this data no wrong page would have been accepted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.ocr.reader.classifier import Classifier
+from services.ocr.reader.page import read_page
+from services.ocr.reader.result import Claim
+from services.ocr.train.data import page_spec
+from shared.forms.generate import generate_photo
+from shared.forms.truth import make_truth
+
+# Never accept below this, whatever the data says: 1 page in 1,000 wrong is the most a
+# confidence can admit; the arithmetic has to do the rest.
+FLOOR = 0.999
+# Headroom above the most confident wrong page, in odds: 10x fewer odds of being wrong.
+ODDS_MARGIN = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class PageScore:
+    confidence: float
+    correct: bool
+    consistent: bool
+
+
+def score_pages(model: Classifier, pages: int, seed: int) -> list[PageScore]:
+    out: list[PageScore] = []
+    for i in range(pages):
+        tps, contest, page, difficulty = page_spec(i, seed)
+        truth = make_truth(contest, tps, seed=seed * 7919 + i)
+        jpeg, gt = generate_photo(tps, contest, page, truth, difficulty, seed=i, side="train")
+        reading = read_page(jpeg, Claim(tps, contest, page, truth.dpt), model)
+        if not reading.fields:
+            continue
+        consistent = reading.confidence > 0
+        correct = all(reading.fields[k].value == gt["values"][k] for k in reading.fields)
+        out.append(PageScore(reading.confidence, correct, consistent))
+    return out
+
+
+def choose_accept(scores: list[PageScore]) -> tuple[float, dict[str, float]]:
+    wrong = [s.confidence for s in scores if s.consistent and not s.correct]
+    worst = max(wrong, default=0.0)
+    if worst >= 1.0:
+        threshold = 1.0
+    else:
+        odds = worst / (1.0 - worst) * ODDS_MARGIN
+        threshold = max(FLOOR, odds / (1.0 + odds))
+    accepted = [s for s in scores if s.consistent and s.confidence >= threshold]
+    stats = {
+        "pages": float(len(scores)),
+        "consistent": float(sum(s.consistent for s in scores)),
+        "wrong_consistent": float(len(wrong)),
+        "worst_wrong_confidence": worst,
+        "accept_rate": len(accepted) / max(1, len(scores)),
+        "accepted_wrong": float(sum(not s.correct for s in accepted)),
+    }
+    return threshold, stats

@@ -1,0 +1,27 @@
+"""Who is asking: the official behind a bearer token."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header
+
+from services.tally.state import StateDep
+from shared.auth import Official, Role, bearer, verify_token
+from shared.errors import Forbidden
+
+
+def current_official(
+    state: StateDep, authorization: Annotated[str | None, Header()] = None
+) -> Official:
+    return verify_token(state.auth_secret, bearer(authorization))
+
+
+def writing_official(official: Annotated[Official, Depends(current_official)]) -> Official:
+    if official.role is Role.AUDITOR:
+        raise Forbidden("auditors read, they do not write", "Auditor hanya dapat membaca.")
+    return official
+
+
+OfficialDep = Annotated[Official, Depends(current_official)]
+WriterDep = Annotated[Official, Depends(writing_official)]

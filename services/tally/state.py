@@ -1,0 +1,30 @@
+"""What the tally app builds in its lifespan, and the dependencies that hand it to endpoints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from services.tally.regions import RegionIndex
+from shared.db.engine import Database
+from shared.settings import Settings
+from shared.storage import ObjectStore
+
+
+@dataclass
+class TallyState:
+    settings: Settings
+    db: Database
+    store: ObjectStore
+    regions: RegionIndex
+    auth_secret: str
+
+
+def get_state(request: Request) -> TallyState:
+    state: TallyState = request.app.state.tally
+    return state
+
+
+StateDep = Annotated[TallyState, Depends(get_state)]

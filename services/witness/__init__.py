@@ -1,0 +1,1 @@
+"""An independent witness: checks each checkpoint of the log extends the last it saw, cosigns."""

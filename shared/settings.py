@@ -1,0 +1,89 @@
+"""Configuration from the environment (`SIREKAP_…`), read once per process by the app's lifespan.
+
+The defaults are the embedded setup of `make run`: SQLite and a local folder under `data/`.
+Production sets `SIREKAP_DATABASE_URL` to PostgreSQL and `SIREKAP_STORAGE=s3`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SIREKAP_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("data")
+
+    # Empty means "SQLite in data_dir"; production: postgresql+asyncpg://user:pw@host/db
+    database_url: str = ""
+    db_pool_size: int = 10
+
+    storage: Literal["local", "s3"] = "local"
+    storage_path: Path | None = None  # default: data_dir / "objects"
+    s3_endpoint: str = "127.0.0.1:9000"
+    s3_access_key: str = "minioadmin"
+    s3_secret_key: str = "minioadmin"
+    s3_bucket: str = "sirekap"
+    s3_secure: bool = False
+    s3_region: str = "us-east-1"
+
+    # Upload limits. 8 MiB holds a 4000 px phone JPEG at high quality with room to spare.
+    max_upload_bytes: int = 8 * MiB
+    # 40 MP is above any phone camera in KPPS hands; larger is a decompression bomb.
+    max_pixels: int = 40_000_000
+    # Below ~1000 px on the long side a 3-box number is fewer than 12 px tall: unreadable.
+    min_long_side: int = 1000
+    min_short_side: int = 700
+    # Phones' clocks drift; a capture stamped further in the future than this is refused.
+    capture_future_skew_s: int = 600
+    # An unfinished resumable upload is kept this long for its device to resume.
+    tus_expiry_s: int = 7 * 24 * 3600
+
+    # Signs officials' bearer tokens (shared by ingest and tally). Generated for development.
+    auth_secret: str = ""
+    enrolment_code_ttl_s: int = 3 * 24 * 3600
+
+    ingest_host: str = "127.0.0.1"
+    ingest_port: int = 8001
+    tally_host: str = "127.0.0.1"
+    tally_port: int = 8002
+    public_base_url: str = ""
+
+    log_origin: str = "sirekap.example/log"
+    log_private_key: str = ""
+
+    @model_validator(mode="after")
+    def _production_has_real_secrets(self) -> Settings:
+        if self.environment == "production" and len(self.auth_secret) < 32:
+            raise ValueError("SIREKAP_AUTH_SECRET must be set (≥ 32 chars) in production")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'sirekap.db').resolve()}"
+
+    @property
+    def resolved_storage_path(self) -> Path:
+        return self.storage_path or self.data_dir / "objects"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+__all__ = ["MiB", "Settings", "get_settings"]

@@ -1,0 +1,3 @@
+from sirekap.cli import app
+
+app()

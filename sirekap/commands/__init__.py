@@ -1,0 +1,1 @@
+"""The sub-commands of `sirekap`; each wires one folder's code."""

@@ -1,0 +1,42 @@
+"""`sirekap ocr work` runs OCR workers; `sirekap ocr train` retrains the box classifier."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="The OCR worker: read photographed forms, or hand them to a person.")
+
+
+@app.command("work")
+def work(
+    processes: Annotated[
+        int, typer.Option(help="Worker processes; one per CPU core is the useful maximum")
+    ] = 1,
+) -> None:
+    """Claim OCR jobs and read their photos until interrupted (Ctrl-C / SIGTERM)."""
+    from services.ocr.worker import run_workers
+    from shared.settings import get_settings
+
+    run_workers(get_settings(), processes=processes)
+
+
+@app.command("train")
+def train(
+    pages: Annotated[int, typer.Option(help="Training-side pages to harvest crops from")] = 2400,
+    epochs: Annotated[int, typer.Option(help="Passes over the crops per network")] = 6,
+    nets: Annotated[int, typer.Option(help="Networks in the ensemble")] = 1,
+    threads: Annotated[int, typer.Option(help="Torch threads")] = 2,
+    threshold_pages: Annotated[
+        int, typer.Option(help="Training-side pages read end to end to choose the threshold")
+    ] = 300,
+    seed: Annotated[int, typer.Option()] = 1,
+) -> None:
+    """Retrain the classifier (needs the `train` extra: torch) and rewrite services/ocr/model/."""
+    from services.ocr.train.run import train as run_training
+
+    os.nice(10)  # training shares the machine: let serving go first
+    run_training(pages=pages, epochs=epochs, nets=nets, threads=threads,
+                 threshold_pages=threshold_pages, seed=seed)

@@ -1,0 +1,124 @@
+"""Fixtures shared by the whole suite: real PostgreSQL, SQLite, and an S3 server (moto).
+
+PostgreSQL: each test session creates its own database (`sirekap_t_<pid>`), migrates it once,
+and drops it at the end. Tests that need a clean slate truncate with `clean_database`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from shared.db.engine import Database, open_database
+from shared.db.migrate import upgrade
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DOCS = PROJECT_ROOT.parent / "shared"
+PG_ADMIN_DSN = os.environ.get("SIREKAP_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _recreate_pg_database(name: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def _drop_pg_database(name: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def pg_url_for(name: str) -> str:
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session")
+async def pg_url() -> AsyncIterator[str]:
+    """A migrated PostgreSQL database for this test session (a real server, never skipped)."""
+    name = f"sirekap_t_{os.getpid()}"
+    await _recreate_pg_database(name)
+    url = pg_url_for(name)
+    upgrade(url)
+    yield url
+    await _drop_pg_database(name)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A migrated SQLite database in a fresh folder (the embedded default)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'sirekap.db'}"
+    upgrade(url)
+    return url
+
+
+async def clean_database(db: Database) -> None:
+    """Empty every table (reference data included), children first."""
+    from sqlalchemy import text
+
+    from shared.db.base import Base
+
+    async with db.transaction() as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            await session.execute(text(f'DELETE FROM "{table.name}"'))
+
+
+@pytest.fixture
+async def pg_db(pg_url: str) -> AsyncIterator[Database]:
+    db = open_database(pg_url, pool_size=5)
+    await clean_database(db)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+async def sqlite_db(sqlite_url: str) -> AsyncIterator[Database]:
+    db = open_database(sqlite_url)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server on a loopback port: the same HTTP protocol MinIO speaks."""
+    port = _free_port()
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        raise RuntimeError("moto S3 server did not start")
+    yield f"127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=10)

@@ -1,0 +1,107 @@
+"""The incremental path: acceptances, retakes and corrections move every ancestor's totals."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select
+
+from services.tally.results import repository
+from services.tally.results.recompute import recompute
+from shared.acceptance import accept_page
+from shared.db.engine import Database
+from shared.db.tables import Acceptance, AuditEvent
+from shared.errors import Unprocessable
+from tests.integration.tally.seed import accept, ppwp_votes, submit
+
+TPS_A = "1708042001001"
+TPS_B = "1708042001002"
+
+
+async def totals(db: Database, scope: str, contest: str = "PPWP") -> dict[str, int]:
+    async with db.reading() as session:
+        return await repository.totals_of(session, scope, contest)
+
+
+async def test_accept_adds_to_every_ancestor(tally_db: Database) -> None:
+    sid, _ = await submit(tally_db, TPS_A, "PPWP", 2)
+    await accept(tally_db, sid, ppwp_votes(10, 20, 30))
+    for scope in ["00", "17", "17.08", "17.08.04", "17.08.04.2001"]:
+        t = await totals(tally_db, scope)
+        assert (t["100025"], t["100026"], t["100027"], t["_tps"]) == (10, 20, 30, 1)
+    assert await totals(tally_db, "17.08.01") == {}
+
+
+async def test_retake_replaces_and_older_version_does_not_count(tally_db: Database) -> None:
+    first, _ = await submit(tally_db, TPS_A, "PPWP", 2)
+    retake, _ = await submit(tally_db, TPS_A, "PPWP", 2)
+    await accept(tally_db, retake, ppwp_votes(5, 6, 7))
+    # The OCR of the first photo finishes late: recorded, but the retake keeps counting.
+    await accept(tally_db, first, ppwp_votes(50, 60, 70))
+    t = await totals(tally_db, "17.08")
+    assert (t["100025"], t["suara_sah"], t["_tps"]) == (5, 18, 1)
+    async with tally_db.reading() as session:
+        rows = (await session.execute(select(Acceptance).order_by(Acceptance.id))).scalars().all()
+    assert [(r.revision, r.counted) for r in rows] == [(1, True), (2, False)]
+    assert (await recompute(tally_db)).equal
+
+
+async def test_correction_moves_totals_by_the_difference(tally_db: Database) -> None:
+    sid, _ = await submit(tally_db, TPS_A, "PPWP", 2)
+    await accept(tally_db, sid, ppwp_votes(10, 20, 30))
+    await accept(
+        tally_db, sid, ppwp_votes(12, 20, 30), source="corrected", reason="digit 0 was a 2"
+    )
+    t = await totals(tally_db, "00")
+    assert (t["100025"], t["suara_sah"], t["_tps"]) == (12, 62, 1)
+    async with tally_db.reading() as session:
+        kinds = (await session.execute(select(AuditEvent.kind))).scalars().all()
+    assert kinds.count("acceptance") == 1 and kinds.count("correction") == 1
+
+
+async def test_auto_acceptance_of_inconsistent_values_is_refused(tally_db: Database) -> None:
+    sid, _ = await submit(tally_db, TPS_A, "PPWP", 2)
+    bad = {**ppwp_votes(62, 20, 30), "100025": 562}  # the 2024 X-read-as-5 failure
+    with pytest.raises(Unprocessable):
+        await accept(tally_db, sid, bad)
+    with pytest.raises(Unprocessable):
+        await accept(tally_db, sid, bad, source="corrected", reason="")
+    await accept(tally_db, sid, bad, source="confirmed", reason="form really says so")
+    async with tally_db.reading() as session:
+        flagged = await repository.anomalous_tps(session, "1708", "PPWP", 10)
+    assert [a["tps"] for a in flagged] == [TPS_A]
+
+
+async def test_concurrent_acceptances_in_one_village_both_count(tally_db: Database) -> None:
+    subs = [await submit(tally_db, t, "PPWP", 2) for t in (TPS_A, TPS_B)]
+
+    async def go(sid: str, tps: str, n: int) -> None:
+        async with tally_db.transaction() as session:
+            await accept_page(
+                session,
+                submission_id=sid,
+                tps_code=tps,
+                contest="PPWP",
+                page=2,
+                values=ppwp_votes(n, 0, 0),
+                source="auto",
+                reading_id=None,
+                actor="ocr",
+                reason=None,
+            )
+
+    await asyncio.gather(go(subs[0][0], TPS_A, 3), go(subs[1][0], TPS_B, 4))
+    t = await totals(tally_db, "17.08.04.2001")
+    assert (t["100025"], t["_tps"]) == (7, 2)
+    assert (await recompute(tally_db)).equal
+
+
+async def test_dapil_totals_follow_the_tps(tally_db: Database) -> None:
+    sid, _ = await submit(tally_db, TPS_A, "DPD", 2)
+    values = {f"dpd_{n:02d}": 1 for n in range(1, 6)}
+    values.update({"suara_sah": 5, "suara_tidak_sah": 1, "suara_total": 6})
+    await accept(tally_db, sid, values)
+    assert (await totals(tally_db, "DPD-17", "DPD"))["dpd_03"] == 1
+    report = await recompute(tally_db)
+    assert report.equal and report.scopes == 6

@@ -1,0 +1,110 @@
+"""The form decoder: never a combination the arithmetic contradicts; the best one when found."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.ocr.reader.decode import decode
+from services.ocr.reader.numbers import FieldCandidates
+from shared.consistency import Relation
+
+KEYS = ("a_l", "a_p", "a_j", "b_l", "b_p", "b_j", "tot_l", "tot_p", "tot_j", "cap")
+RELATIONS = (
+    Relation("R1", ("a_j",), ("a_l", "a_p"), "=="),
+    Relation("R1", ("b_j",), ("b_l", "b_p"), "=="),
+    Relation("R1", ("tot_j",), ("tot_l", "tot_p"), "=="),
+    Relation("R2", ("tot_j",), ("a_j", "b_j"), "=="),
+    Relation("R5", ("tot_j",), ("cap",), "<="),
+)
+
+
+@st.composite
+def candidate_lists(draw: st.DrawFn, keys: tuple[str, ...]) -> dict[str, FieldCandidates]:
+    out = {}
+    for k in keys:
+        values = draw(st.lists(st.integers(0, 30), min_size=1, max_size=3, unique=True))
+        weights = draw(st.lists(st.floats(0.01, 1.0), min_size=len(values),
+                                max_size=len(values)))
+        total = sum(weights) * draw(st.floats(1.0, 1.5))  # some mass left for "other"
+        ranked = sorted(zip(values, (w / total for w in weights), strict=True),
+                        key=lambda vp: -vp[1])
+        out[k] = FieldCandidates(k, tuple(v for v, _ in ranked), tuple(p for _, p in ranked),
+                                 1.0 - sum(p for _, p in ranked))
+    return out
+
+
+def _holds_all(values: dict[str, int]) -> bool:
+    return all(r.holds(values) for r in RELATIONS)
+
+
+@settings(max_examples=300, deadline=None)
+@given(candidate_lists(KEYS))
+def test_decoder_never_returns_an_inconsistent_combination(
+    fields: dict[str, FieldCandidates],
+) -> None:
+    result = decode(fields, RELATIONS)
+    if result.values is None:
+        assert result.confidence == 0.0
+        return
+    assert _holds_all(result.values)
+    for k, v in result.values.items():
+        assert v in fields[k].values  # never a number no box spelled
+
+
+@settings(max_examples=150, deadline=None)
+@given(candidate_lists(KEYS[:6] + ("cap",)))
+def test_decoder_finds_the_most_probable_consistent_combination(
+    fields: dict[str, FieldCandidates],
+) -> None:
+    rels = [r for r in RELATIONS if all(k in fields for k in r.keys)]
+    keys = list(fields)
+    best = -math.inf
+    for combo in itertools.product(*(range(len(fields[k].values)) for k in keys)):
+        values = {k: fields[k].values[i] for k, i in zip(keys, combo, strict=True)}
+        if all(r.holds(values) for r in rels):
+            score = sum(math.log(fields[k].probs[i]) for k, i in zip(keys, combo, strict=True))
+            best = max(best, score)
+    result = decode(fields, rels)
+    if best == -math.inf:
+        assert result.values is None
+    else:
+        assert result.values is not None
+        assert math.isclose(result.log_prob, best, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def test_an_arithmetic_slip_is_corrected_only_by_a_candidate_the_boxes_allow() -> None:
+    # a_l was read 7 (0.9) but the form says 1 (0.1): 1 + 5 = 6 is the only consistent reading.
+    fields = {
+        "a_l": FieldCandidates("a_l", (7, 1), (0.9, 0.1), 0.0),
+        "a_p": FieldCandidates("a_p", (5,), (0.999,), 0.001),
+        "a_j": FieldCandidates("a_j", (6,), (0.999,), 0.001),
+    }
+    result = decode(fields, RELATIONS[:1])
+    assert result.values == {"a_l": 1, "a_p": 5, "a_j": 6}
+    # Had the boxes said 1 in the first place, the reading would be more certain.
+    direct = decode({**fields, "a_l": FieldCandidates("a_l", (1, 7), (0.9, 0.1), 0.0)},
+                    RELATIONS[:1])
+    assert direct.values == result.values
+    assert result.confidence < direct.confidence
+
+
+def test_no_consistent_combination_is_reported_not_guessed() -> None:
+    fields = {
+        "a_l": FieldCandidates("a_l", (7,), (0.99,), 0.01),
+        "a_p": FieldCandidates("a_p", (5,), (0.99,), 0.01),
+        "a_j": FieldCandidates("a_j", (6,), (0.99,), 0.01),
+    }
+    result = decode(fields, RELATIONS[:1])
+    assert result.values is None
+
+
+def test_the_search_stops_at_its_node_limit() -> None:
+    fields = {
+        k: FieldCandidates(k, (1, 2, 3), (0.5, 0.3, 0.2), 0.0) for k in ("a_l", "a_p", "a_j")
+    }
+    result = decode(fields, RELATIONS[:1], max_nodes=2)
+    assert not result.complete
