@@ -41,7 +41,7 @@ def one_mib_jpeg() -> bytes:
     """A phone-like JPEG of about 1 MiB (noise keeps it from compressing away)."""
     rng = np.random.default_rng(0)
     image = rng.integers(120, 250, (1500, 2000, 3), dtype=np.uint8)
-    image = cv2.GaussianBlur(image, (3, 3), 0)
+    image = np.asarray(cv2.GaussianBlur(image, (3, 3), 0), dtype=np.uint8)
     for quality in range(95, 40, -5):
         ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
         if ok and len(data) <= MiB:
@@ -151,7 +151,12 @@ def main() -> None:
         tps, codes = asyncio.run(prepare(url, args.clients))
         port = free_port()
         server = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.ingest_server", str(port)], env=env
+            [
+                sys.executable,
+                *(os.environ.get("BENCH_SERVER_CMD", "-m benchmarks.ingest_server").split()),
+                str(port),
+            ],
+            env=env,
         )
         stack.callback(server.wait, 10)
         stack.callback(server.terminate)

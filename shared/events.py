@@ -19,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.base import utcnow
+from shared.db.engine import dialect_of
 from shared.db.tables.events import AuditEvent, EventHead
 
 ENTRY_VERSION = 1
@@ -58,7 +59,7 @@ def canonical_entry(
 
 async def _lock_head(session: AsyncSession, tps_code: str, contest: str) -> EventHead | None:
     stmt = select(EventHead).where(EventHead.tps_code == tps_code, EventHead.contest == contest)
-    if session.bind.dialect.name == "postgresql":
+    if dialect_of(session) == "postgresql":
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()
 
@@ -77,7 +78,7 @@ async def record_event(
     head: EventHead | None = None
     head_contest = contest or NO_CONTEST
     if tps_code is not None:
-        dialect = session.bind.dialect.name
+        dialect = dialect_of(session)
         if dialect == "postgresql":
             # Make sure the head row exists, so FOR UPDATE has a row to lock.
             await session.execute(

@@ -47,6 +47,20 @@ class Settings(BaseSettings):
     # An unfinished resumable upload is kept this long for its device to resume.
     tus_expiry_s: int = 7 * 24 * 3600
 
+    # Rate limits (token buckets; burst 0 switches one off). See shared/ratelimit.py.
+    # Per device: a TPS sends ~80 sheets, so 120 at once then 1 a second covers a full batch
+    # with retakes. Per address: carriers NAT thousands of phones behind one, so only floods.
+    rate_upload_device_burst: int = 120
+    rate_upload_device_per_min: float = 60
+    rate_upload_address_burst: int = 2000
+    rate_upload_address_per_min: float = 6000
+    rate_enrol_address_burst: int = 60
+    rate_enrol_address_per_min: float = 30
+    # A request body that sends nothing for this long gets 408; none may take longer than the
+    # total (8 MiB at 2G's ~10 KB/s is ~14 min; tus clients send smaller chunks anyway).
+    body_idle_timeout_s: float = 60
+    body_total_timeout_s: float = 1200
+
     # Signs officials' bearer tokens (shared by ingest and tally). Generated for development.
     auth_secret: str = ""
     enrolment_code_ttl_s: int = 3 * 24 * 3600

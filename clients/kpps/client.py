@@ -134,7 +134,7 @@ class KppsClient:
         sha = hashlib.sha256(photo).hexdigest()
         claim = self.claim(sha, contest, page, captured_at or now_rfc3339())
         signature = sign(self.profile.key(), claim.signed_bytes())
-        params = {
+        params: dict[str, str | int] = {
             "tps": claim.tps,
             "contest": contest,
             "page": page,
@@ -219,7 +219,10 @@ class KppsClient:
             )
         except httpx.TransportError:
             return None
-        return response.json() if response.status_code == 200 else None  # type: ignore[no-any-return]
+        if response.status_code != 200:
+            return None
+        known: dict[str, Any] = response.json()
+        return known
 
     async def _create(self, claim: UploadClaim, length: int) -> str:
         signature = sign(self.profile.key(), claim.signed_bytes())

@@ -9,7 +9,9 @@ from fastapi import FastAPI, Request
 
 from services.ingest import endpoints, tus, uploads
 from services.ingest.state import IngestState
+from shared import metrics
 from shared.db.engine import database_from_settings
+from shared.ratelimit import install_ingest_rate_limits
 from shared.settings import Settings, get_settings
 from shared.storage import open_store
 from shared.web import install_error_handlers, install_request_ids
@@ -36,11 +38,13 @@ def create_app(settings: Settings | None = None, *, bench_endpoints: bool = Fals
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_ingest_rate_limits(app, settings)  # inside request ids: a 429 carries one too
     install_request_ids(app)
     app.include_router(uploads.router)
     app.include_router(tus.router)
     app.include_router(endpoints.router)
     app.include_router(endpoints.health)
+    app.include_router(metrics.router)
     if bench_endpoints:
         _install_bench_endpoint(app)
     return app

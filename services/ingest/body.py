@@ -1,13 +1,37 @@
-"""Read a request body into one buffer while hashing it, refusing it as soon as it is too big."""
+"""Read a request body into one buffer while hashing it, refusing it as soon as it is too big.
+
+A body that trickles is cut off: no byte for `body_idle_timeout_s`, or longer than
+`body_total_timeout_s` in all, answers 408 (a resumable upload keeps what arrived, as on a
+dropped link). Uvicorn has no such deadline of its own once the headers are in.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 from fastapi import Request
 from starlette.requests import ClientDisconnect
 
-from shared.errors import BadRequest, PayloadTooLarge
+from shared.errors import BadRequest, PayloadTooLarge, SirekapError
+from shared.settings import Settings
+
+
+class RequestTimeout(SirekapError):
+    """The request body arrived too slowly."""
+
+    status_code = 408
+    detail_id_default = "Koneksi terlalu lambat; foto tidak diterima utuh. Kirim ulang."
+
+
+def _timeouts(request: Request) -> tuple[float, float]:
+    """(idle, total) from the app's settings; the defaults of `Settings` otherwise."""
+    state = getattr(request.app.state, "ingest", None)
+    settings = getattr(state, "settings", None)
+    if not isinstance(settings, Settings):
+        fields = Settings.model_fields
+        return fields["body_idle_timeout_s"].default, fields["body_total_timeout_s"].default
+    return settings.body_idle_timeout_s, settings.body_total_timeout_s
 
 
 def declared_length(request: Request) -> int | None:
@@ -43,8 +67,27 @@ async def read_body(request: Request, limit: int, *, keep_partial: bool = False)
     """
     buffer = bytearray()
     digest = hashlib.sha256()
+    idle_s, total_s = _timeouts(request)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + total_s
+    stream = request.stream()
     try:
-        async for chunk in request.stream():
+        while True:
+            wait = min(idle_s, deadline - loop.time())
+            try:
+                if wait <= 0:
+                    raise TimeoutError
+                async with asyncio.timeout(wait):  # no task per chunk, unlike wait_for
+                    chunk = await anext(stream)
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                if keep_partial:
+                    return ReadResult(buffer, digest.hexdigest(), complete=False)
+                raise RequestTimeout(
+                    f"the body stalled after {len(buffer):,} bytes "
+                    f"(idle limit {idle_s:g} s, total {total_s:g} s)"
+                ) from None
             if len(buffer) + len(chunk) > limit:
                 raise too_large(limit)
             buffer += chunk
@@ -53,4 +96,6 @@ async def read_body(request: Request, limit: int, *, keep_partial: bool = False)
         if not keep_partial:
             raise
         return ReadResult(buffer, digest.hexdigest(), complete=False)
+    finally:
+        await stream.aclose()
     return ReadResult(buffer, digest.hexdigest(), complete=True)

@@ -9,6 +9,7 @@ has its object, its row, its job and its event.
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +24,7 @@ from shared.db.base import utcnow
 from shared.db.engine import Database
 from shared.db.tables import OcrJob, Submission, SubmissionStatus
 from shared.events import format_time, record_event
+from shared.metrics import HANDOFF_SECONDS, UPLOAD_BYTES, UPLOADS
 from shared.storage import ObjectStore, photo_key
 
 PHOTO_EVENT = "photo"
@@ -83,7 +85,10 @@ async def find_existing(session: AsyncSession, claim: VerifiedClaim) -> Submissi
 async def existing_receipt(db: Database, claim: VerifiedClaim) -> Receipt | None:
     async with db.reading() as session:
         existing = await find_existing(session, claim)
-    return receipt_of(existing, duplicate=True) if existing else None
+    if existing is None:
+        return None
+    UPLOADS.labels("duplicate").inc()
+    return receipt_of(existing, duplicate=True)
 
 
 async def _record(
@@ -152,6 +157,7 @@ async def hand_off(
     The caller has checked that no submission holds this photo yet; a concurrent twin is
     caught by the unique constraint and answered with the winner's receipt.
     """
+    started = time.perf_counter()
     key = photo_key(claim.claim.sha256)
     size = memoryview(body).nbytes
     await store.put(key, body, info.content_type)
@@ -170,4 +176,7 @@ async def hand_off(
     # commit; we still hold the bytes, so put it back before acknowledging.
     if await store.size(key) != size:
         await store.put(key, body, info.content_type)
+    HANDOFF_SECONDS.observe(time.perf_counter() - started)
+    UPLOADS.labels("created").inc()
+    UPLOAD_BYTES.inc(size)
     return receipt_of(submission, duplicate=False)

@@ -302,7 +302,7 @@ async def finish(state: IngestState, upload: UploadSession) -> Receipt:
         contest=upload.contest,
         page=upload.page,
         sha256=upload.sha256,
-        captured_at=upload.captured_at.isoformat(),
+        captured_at=upload.captured_at_raw,
     )
     verified = VerifiedClaim(claim, upload.signature, upload.captured_at, device, tps)
     receipt = await existing_receipt(state.db, verified) or await hand_off(

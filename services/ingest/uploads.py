@@ -19,6 +19,7 @@ from services.ingest.intake import find_existing, hand_off, receipt_of
 from services.ingest.photo_check import inspect_photo, sniff_content_type
 from services.ingest.state import StateDep
 from shared.errors import BadRequest, Unprocessable
+from shared.metrics import UPLOADS
 
 router = APIRouter(prefix="/v1", tags=["uploads"])
 
@@ -48,6 +49,7 @@ async def upload_photo(
         verified = await verify_claim(session, claim, sirekap_signature, settings)
         existing = await find_existing(session, verified)
     if existing is not None:  # a retry: answer without reading the body again
+        UPLOADS.labels("duplicate").inc()
         return JSONResponse(receipt_of(existing, duplicate=True).to_json(), status_code=200)
     length = declared_length(request)
     if length is not None and length > settings.max_upload_bytes:

@@ -74,7 +74,7 @@ async def claim(
 ) -> ClaimedJob | None:
     """Take the oldest runnable job (queued and due, or running with an expired lease)."""
     now = utcnow()
-    is_pg = session.bind.dialect.name == "postgresql"
+    is_pg = session.get_bind().dialect.name == "postgresql"
     sql = _sql(_CLAIM.format(lock="FOR UPDATE SKIP LOCKED" if is_pg else ""))
     row = (
         await session.execute(

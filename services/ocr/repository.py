@@ -29,8 +29,13 @@ async def load_submission(session: AsyncSession, submission_id: str) -> Submissi
     row = (
         await session.execute(
             select(
-                Submission.id, Submission.tps_code, Submission.contest, Submission.page,
-                Submission.sha256, Submission.event_id, Tps.dpt,
+                Submission.id,
+                Submission.tps_code,
+                Submission.contest,
+                Submission.page,
+                Submission.sha256,
+                Submission.event_id,
+                Tps.dpt,
             )
             .outerjoin(Tps, Tps.code == Submission.tps_code)
             .where(Submission.id == submission_id)
@@ -39,21 +44,24 @@ async def load_submission(session: AsyncSession, submission_id: str) -> Submissi
     if row is None:
         return None
     return SubmissionInfo(
-        row.id, row.tps_code, row.contest, int(row.page), row.sha256, int(row.event_id),
+        row.id,
+        row.tps_code,
+        row.contest,
+        int(row.page),
+        row.sha256,
+        int(row.event_id),
         None if row.dpt is None else int(row.dpt),
     )
 
 
 async def reading_exists(session: AsyncSession, submission_id: str) -> bool:
-    found = await session.execute(
-        select(Reading.id).where(Reading.submission_id == submission_id)
-    )
+    found = await session.execute(select(Reading.id).where(Reading.submission_id == submission_id))
     return found.first() is not None
 
 
 async def insert_reading(session: AsyncSession, values: dict[str, object]) -> int | None:
     """Insert a reading; None when the submission already has one (a re-run after a crash)."""
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = (
         insert(Reading)

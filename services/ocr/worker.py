@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import cv2
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ocr import queue, repository
 from services.ocr.reader.classifier import Classifier, default_classifier
@@ -41,6 +42,7 @@ from shared.storage import ObjectStore, open_store, photo_key
 log = logging.getLogger("sirekap.ocr")
 
 IDLE_POLL_SECONDS = 0.5  # an empty queue is polled twice a second: ~2 cheap queries per worker
+UNREACHABLE_PAUSE_SECONDS = 5.0
 STATUS_OF = {
     ReadingOutcome.AUTO_ACCEPTED: SubmissionStatus.ACCEPTED,
     ReadingOutcome.NEEDS_REVIEW: SubmissionStatus.NEEDS_REVIEW,
@@ -113,7 +115,7 @@ class Worker:
 
 
 async def save_reading(
-    session: Any,
+    session: AsyncSession,
     sub: repository.SubmissionInfo,
     reading: PageReading,
     crop_keys: dict[str, str],
@@ -200,7 +202,13 @@ async def work(settings: Settings, stop: Any, name: str | None = None) -> None:
     worker = Worker(db, store, default_classifier(), name or worker_name())
     try:
         while not stop.is_set():
-            if not await worker.run_once():
+            try:
+                busy = await worker.run_once()
+            except Exception:  # the database or store is down: wait, never exit the loop
+                log.exception("worker %s could not reach the queue", worker.name)
+                busy = False
+                await asyncio.sleep(UNREACHABLE_PAUSE_SECONDS)
+            if not busy:
                 await asyncio.sleep(IDLE_POLL_SECONDS)
     finally:
         await store.close()

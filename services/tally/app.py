@@ -16,7 +16,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from sqlalchemy import text
 
 from services.tally.auth import endpoints as auth_endpoints
 from services.tally.dashboard import endpoints as dashboard_endpoints
@@ -102,6 +103,15 @@ def create_app(settings: Settings | None = None, *, run_sequencer: bool = True) 
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, Any]:
+        return {"ok": True}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> dict[str, Any]:
+        """Ready when the database and the object store answer (a load balancer asks this)."""
+        state = request.app.state.tally
+        async with state.db.reading() as session:
+            await session.execute(text("SELECT 1"))
+        await state.store.check()
         return {"ok": True}
 
     return app

@@ -3,8 +3,9 @@
 Mount with `app.include_router(log_router)` after putting a `shared.audit.runtime.LogState` on
 `app.state.log` in the lifespan (see `running_log`). Routes, all under `/log`:
 
-- `GET  /log/checkpoint[?size=N]` the latest (or size-N) signed checkpoint with every witness
-  cosignature, `text/plain` signed note.
+- `GET  /log/checkpoint[?size=N | ?cosigned_by=<witness name>…]` the latest signed checkpoint
+  (or that of size N, or the newest one cosigned by all the named witnesses) with every
+  cosignature on it, as a `text/plain` signed note.
 - `GET  /log/entries?start=A&end=B` entries A ≤ i < B (at most 10,000), `application/x-ndjson`:
   each line is the entry's exact bytes followed by 0x0A. Entries are RFC 8785 JSON, which never
   holds a raw newline, so the split is unambiguous; hash the line without its newline.
@@ -13,6 +14,8 @@ Mount with `app.include_router(log_router)` after putting a `shared.audit.runtim
 - `GET  /log/proof/consistency?size1=M&size2=N`.
 - `POST /log/cosignatures` `{"size": N, "cosignature": "— <name> <base64>\\n"}` from a witness.
 - `GET  /log/tps/{tps_code}[?contest=C]` one TPS's entries, oldest first.
+- `GET  /log/key` the log's verifier key. A convenience only: an auditor should get the key
+  from somewhere the log operator does not control (the election body's gazette, a witness).
 
 Proof sizes default to the latest signed checkpoint: a proof is only worth something against
 a root someone signed. Hashes in JSON are standard base64, as in checkpoints.
@@ -97,10 +100,19 @@ async def _signed_size(session: AsyncSession, size: int | None) -> int:
 
 
 @log_router.get("/checkpoint", response_class=Response)
-async def get_checkpoint(log: LogDep, size: int | None = None) -> Response:
+async def get_checkpoint(
+    log: LogDep,
+    size: int | None = None,
+    cosigned_by: Annotated[list[str] | None, Query(max_length=20)] = None,
+) -> Response:
     async with log.db.reading() as session:
-        note = await served_checkpoint(session, size)
+        note = await served_checkpoint(session, size, cosigned_by or ())
     return Response(note, media_type=NOTE_MEDIA_TYPE, headers={"Cache-Control": "no-cache"})
+
+
+@log_router.get("/key", response_class=Response)
+async def get_key(log: LogDep) -> Response:
+    return Response(log.config.signer.vkey() + "\n", media_type=NOTE_MEDIA_TYPE)
 
 
 @log_router.get("/entries", response_class=Response)

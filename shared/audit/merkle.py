@@ -98,13 +98,6 @@ def fold_right(hashes: Sequence[bytes]) -> bytes:
     return h
 
 
-def root_from_leaf_hashes(leaves: Iterable[bytes]) -> bytes:
-    tree = CompactRange()
-    for leaf in leaves:
-        tree.append(leaf)
-    return tree.root()
-
-
 def _root_of_level(level: list[bytes]) -> bytes:
     """Root over leaf hashes, one level at a time. Pairing neighbours and carrying an odd last
     node up unchanged builds exactly the RFC 9162 tree, and a list comprehension per level
@@ -262,7 +255,7 @@ def range_plan(start: int, end: int) -> ProofPlan:
 
 
 class MemoryTree:
-    """An in-memory tree holding every named node: for tests, the witness and the verifier."""
+    """An in-memory tree holding every named node, for tests and small tools."""
 
     def __init__(self) -> None:
         self.nodes: dict[NodeId, bytes] = {}

@@ -272,8 +272,3 @@ def open_note(note: bytes | str, verifiers: Sequence[Verifier]) -> Note:
     if not verified:
         raise UnverifiedNoteError("no signature from a known key")
     return Note(text, tuple(verified), tuple(unverified))
-
-
-def add_signatures(note: str, lines: Iterable[str]) -> str:
-    """Append signature lines (each ending in a newline) to a signed note."""
-    return note + "".join(lines)

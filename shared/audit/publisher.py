@@ -56,13 +56,22 @@ async def publish_checkpoint(
     return checkpoint
 
 
-async def served_checkpoint(session: AsyncSession, size: int | None = None) -> str:
-    """The signed note of the latest (or the given) checkpoint with every cosignature on it."""
-    cp = await (
-        store.latest_checkpoint(session) if size is None else store.checkpoint_at(session, size)
-    )
+async def served_checkpoint(
+    session: AsyncSession, size: int | None = None, cosigned_by: Sequence[str] = ()
+) -> str:
+    """The signed note of a checkpoint with every cosignature on it: the one of `size`, else
+    the newest cosigned by all of `cosigned_by`, else the newest.
+
+    Witnesses lag the log by a polling interval, so the newest checkpoint usually has no
+    cosignatures yet; a client that requires some asks for the newest one that has them."""
+    if size is not None:
+        cp = await store.checkpoint_at(session, size)
+    elif cosigned_by:
+        cp = await store.latest_checkpoint_cosigned_by(session, cosigned_by)
+    else:
+        cp = await store.latest_checkpoint(session)
     if cp is None:
-        raise NotFound("no checkpoint has been signed yet", "Belum ada checkpoint.")
+        raise NotFound("no such checkpoint has been signed yet", "Checkpoint belum ada.")
     return cp.note + "".join(await store.cosignature_lines(session, cp.size))
 
 

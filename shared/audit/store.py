@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, text, tuple_, update
+from sqlalchemy import Table, bindparam, func, insert, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +25,7 @@ from shared.db.base import utcnow
 from shared.db.tables.events import AuditEvent
 from shared.db.tables.log import TREE_ROW_ID, LogCheckpoint, LogCosignature, LogNode, LogTree
 
-# PostgreSQL takes at most 32767 bind parameters per statement; 3 per node row.
+# SQLite's multi-row inserts are chunked to stay well under its bind-parameter limit.
 _NODE_INSERT_CHUNK = 10_000
 
 
@@ -94,6 +94,25 @@ async def read_nodes(session: AsyncSession, ids: Sequence[NodeId]) -> dict[NodeI
 
 
 async def write_nodes(session: AsyncSession, nodes: Iterable[tuple[NodeId, bytes]]) -> None:
+    if _is_postgres(session):
+        # One statement with three arrays instead of multi-row VALUES with 3 parameters a row.
+        levels: list[int] = []
+        idxs: list[int] = []
+        hashes: list[bytes] = []
+        for (level, idx), h in nodes:
+            levels.append(level)
+            idxs.append(idx)
+            hashes.append(h)
+        if levels:
+            await session.execute(
+                text(
+                    "INSERT INTO log_nodes (level, idx, hash) SELECT * FROM unnest("
+                    "CAST(:levels AS smallint[]), CAST(:idxs AS bigint[]), "
+                    "CAST(:hashes AS bytea[]))"
+                ),
+                {"levels": levels, "idxs": idxs, "hashes": hashes},
+            )
+        return
     rows = [{"level": level, "idx": idx, "hash": h} for (level, idx), h in nodes]
     for i in range(0, len(rows), _NODE_INSERT_CHUNK):
         await session.execute(insert(LogNode), rows[i : i + _NODE_INSERT_CHUNK])
@@ -210,6 +229,22 @@ async def tps_history(
 async def latest_checkpoint(session: AsyncSession) -> LogCheckpoint | None:
     stmt = select(LogCheckpoint).order_by(LogCheckpoint.size.desc()).limit(1)
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def latest_checkpoint_cosigned_by(
+    session: AsyncSession, key_names: Sequence[str]
+) -> LogCheckpoint | None:
+    """The newest checkpoint that carries a cosignature from every one of `key_names`."""
+    names = sorted(set(key_names))
+    size = await session.scalar(
+        select(LogCosignature.checkpoint_size)
+        .where(LogCosignature.key_name.in_(names))
+        .group_by(LogCosignature.checkpoint_size)
+        .having(func.count(func.distinct(LogCosignature.key_name)) == len(names))
+        .order_by(LogCosignature.checkpoint_size.desc())
+        .limit(1)
+    )
+    return None if size is None else await checkpoint_at(session, int(size))
 
 
 async def checkpoint_at(session: AsyncSession, size: int) -> LogCheckpoint | None:

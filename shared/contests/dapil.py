@@ -37,7 +37,7 @@ def _kab_group(kab_no: int, size: int) -> int:
 def dapil_code(contest: Contest, tps_code: str) -> str:
     """The dapil of ``tps_code`` for ``contest``, e.g. ``"DPRD_KABKOTA-1708-2"``."""
     check_tps_code(tps_code)
-    prov, kab, kec = tps_code[:2], tps_code[:4], tps_code[:6]
+    prov, kab = tps_code[:2], tps_code[:4]
     kab_no, kec_no = int(tps_code[2:4]), int(tps_code[4:6])
     if contest is Contest.PPWP:
         return "PPWP-NASIONAL"
@@ -47,5 +47,4 @@ def dapil_code(contest: Contest, tps_code: str) -> str:
         return f"DPR-{prov}-{_kab_group(kab_no, 10)}"
     if contest is Contest.DPRD_PROV:
         return f"DPRD_PROV-{prov}-{_kab_group(kab_no, 2)}"
-    del kec
     return f"DPRD_KABKOTA-{kab}-{1 + (kec_no - 1) // 2}"

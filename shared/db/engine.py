@@ -101,3 +101,8 @@ def database_from_settings(settings: Settings) -> Database:
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     return open_database(settings.resolved_database_url, pool_size=settings.db_pool_size)
+
+
+def dialect_of(session: AsyncSession) -> str:
+    """`postgresql` or `sqlite`: the few statements that differ (upserts, row locks) ask this."""
+    return session.get_bind().dialect.name

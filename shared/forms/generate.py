@@ -86,6 +86,8 @@ def generate_photo(
     if bad is not None and bad not in BAD_KINDS:
         raise ValueError(f"bad must be one of {BAD_KINDS}")
     truth = truth or make_truth(contest, tps_code, seed, inconsistent=inconsistent)
+    if (truth.contest, truth.tps_code) != (contest, tps_code):
+        raise ValueError(f"truth is for {truth.contest} at {truth.tps_code}, not {contest}")
     defn = definition(contest, tps_code)
     rng = rng_for("photo", tps_code, contest.value, page, difficulty, seed, side, bad)
     shown_page, shown_tps = page, tps_code

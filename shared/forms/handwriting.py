@@ -139,17 +139,18 @@ def draw_x(rng: np.random.Generator, size: tuple[int, int]) -> Mask:
     canvas = np.zeros((h, w), dtype=np.float32)
     unit = min(h, w)
     width = max(1, round(unit * rng.uniform(0.05, 0.1)))
-    cx = w / 2 + rng.normal(0, w * 0.04)
-    cy = h / 2 + rng.normal(0, h * 0.04)
+    # Bounded (uniform) jitter: a hand varies, but an X never degenerates into a V.
+    cx = w / 2 + rng.uniform(-0.06, 0.06) * w
+    cy = h / 2 + rng.uniform(-0.06, 0.06) * h
     spread = rng.uniform(0.55, 0.85)  # how much of the box the X covers
     base = np.arctan2(h, w)
     for sign in (1.0, -1.0):
-        ang = sign * base + rng.normal(0, 0.15)
+        ang = sign * base + rng.uniform(-0.2, 0.2)
         half = 0.5 * spread * np.hypot(w, h) * rng.uniform(0.8, 1.05)
         ux, uy = np.cos(ang), np.sin(ang)
         start = np.array([cx - ux * half, cy - uy * half])
-        end = np.array([cx + ux * half * rng.uniform(0.8, 1.0), cy + uy * half])
-        bow = rng.normal(0, unit * 0.04)
+        end = np.array([cx, cy]) + np.array([ux, uy]) * half * rng.uniform(0.8, 1.0)
+        bow = rng.uniform(-0.08, 0.08) * unit
         normal = np.array([-uy, ux])
         p_lo, p_hi = rng.uniform(0.55, 0.8), rng.uniform(0.85, 1.0)
         n = 8

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import cast
 
 import cv2
 import numpy as np
@@ -27,7 +28,7 @@ from shared.forms.identity import (
     decode_marker_id,
     parse_qr_payload,
 )
-from shared.forms.layout import QR_MM, Layout, _markers, canonical_size, layout, rect_px
+from shared.forms.layout import QR_MM, QR_RECT, canonical_size, marker_placements, rect_px
 
 Image8 = npt.NDArray[np.uint8]
 QR_CROP_MARGIN_MM = 6.0  # quiet zone plus slack for an imperfect rectification
@@ -61,7 +62,10 @@ def detect_markers(image: Image8) -> list[tuple[int, npt.NDArray[np.float32]]]:
     corners, ids, _ = _detector().detectMarkers(gray)
     if ids is None:
         return []
-    return [(int(i), c.reshape(4, 2)) for i, c in zip(ids.ravel(), corners, strict=True)]
+    return [
+        (int(i), np.asarray(c, dtype=np.float32).reshape(4, 2))
+        for i, c in zip(ids.ravel(), corners, strict=True)
+    ]
 
 
 def locate_page(image: Image8) -> PageLocation | None:
@@ -78,33 +82,32 @@ def locate_page(image: Image8) -> PageLocation | None:
     corners = sorted({d.corner for d, _ in mine})
     if len(corners) < MIN_MARKERS:
         return None
-    placed = {m.corner: m.rect.corners for m in _markers(contest, page)}
+    placed = {m.corner: m.rect.corners for m in marker_placements(contest, page)}
     src = np.concatenate([p for _, p in mine]).astype(np.float64)
     dst = np.concatenate([placed[d.corner] for d, _ in mine])
     hom, _ = cv2.findHomography(src, dst, 0)
     if hom is None:
         return None
-    return PageLocation(contest, page, tuple(corners), hom, len(found) - len(mine))
+    homography = np.asarray(hom, dtype=np.float64)
+    return PageLocation(contest, page, tuple(corners), homography, len(found) - len(mine))
 
 
 def rectify(image: Image8, loc: PageLocation, px_per_mm: float) -> Image8:
     """Warp the photo onto the canonical page (``canonical_size(px_per_mm)``)."""
     scale = np.diag([px_per_mm, px_per_mm, 1.0])
-    out: Image8 = cv2.warpPerspective(
+    out = cv2.warpPerspective(
         image,
         scale @ loc.homography,
         canonical_size(px_per_mm),
         flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_REPLICATE,
     )
-    return out
+    return cast(Image8, out)
 
 
-def read_qr(rectified: Image8, px_per_mm: float, lay: Layout | None = None) -> PageIdentity | None:
+def read_qr(rectified: Image8, px_per_mm: float) -> PageIdentity | None:
     """Decode the identity QR code of a rectified page; None if unreadable or foreign."""
-    if lay is None:  # the QR sits at the same place on every page
-        lay = layout(Contest.PPWP, "0000000000001", 1)
-    x0, y0, x1, y1 = rect_px(lay.qr, px_per_mm)
+    x0, y0, x1, y1 = rect_px(QR_RECT, px_per_mm)
     m = round(QR_CROP_MARGIN_MM * px_per_mm)
     h, w = rectified.shape[:2]
     crop = rectified[max(0, y0 - m) : min(h, y1 + m), max(0, x0 - m) : min(w, x1 + m)]

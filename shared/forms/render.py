@@ -7,15 +7,19 @@ read-only; callers copy it before writing ink (``np.array(render_blank(...))``).
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
-from shared.contests import Contest
+from shared.contests import Contest, definition
 from shared.forms.identity import MARKER_DICT
 from shared.forms.layout import Layout, Rect, TextPlacement, canonical_size, layout, rect_px
 
@@ -66,35 +70,27 @@ def _paste_binary(img: Image8, rect: Rect, ppm: float, pattern: Image8) -> None:
 @lru_cache(maxsize=512)
 def _marker_pattern(marker_id: int) -> Image8:
     d = cv2.aruco.getPredefinedDictionary(MARKER_DICT)
-    return cv2.aruco.generateImageMarker(d, marker_id, 8 * 16, borderBits=1)
+    return cast(Image8, cv2.aruco.generateImageMarker(d, marker_id, 8 * 16, borderBits=1))
 
 
 def _qr_pattern(payload: str) -> Image8:
-    qr: Image8 = cv2.QRCodeEncoder.create().encode(payload)  # includes its quiet zone
-    return qr
+    return cast(Image8, cv2.QRCodeEncoder.create().encode(payload))  # with its quiet zone
 
 
-def draw_page(lay: Layout, px_per_mm: float) -> Image8:
-    """Render ``lay`` to a new BGR image (uncached)."""
-    w, h = canonical_size(px_per_mm)
+def _draw_static(lay: Layout, ppm: float) -> Image8:
+    """Everything but the identity line and the QR code: the same for every TPS of a dapil."""
+    w, h = canonical_size(ppm)
     pil = Image.new("RGB", (w, h), (255, 255, 255))
     draw = ImageDraw.Draw(pil)
-    ppm = px_per_mm
     line = max(1, round(0.25 * ppm))
     for t in lay.texts:
         _text(draw, t, ppm, PRINT_RGB)
-    _text(draw, lay.identity, ppm, PRINT_RGB)
     for f in lay.fields:
         lab = f.label
-        _text(
-            draw, TextPlacement(f.label_id, Rect(lab.x, lab.y + 2.4, lab.w, 3), 2.4), ppm, PRINT_RGB
-        )
-        _text(
-            draw,
-            TextPlacement(f.label_en, Rect(lab.x, lab.y + 7.0, lab.w, 3), 1.8),
-            ppm,
-            LABEL_EN_RGB,
-        )
+        label_id = TextPlacement(f.label_id, Rect(lab.x, lab.y + 2.4, lab.w, 3), 2.4)
+        label_en = TextPlacement(f.label_en, Rect(lab.x, lab.y + 7.0, lab.w, 3), 1.8)
+        _text(draw, label_id, ppm, PRINT_RGB)
+        _text(draw, label_en, ppm, LABEL_EN_RGB)
         y = (lab.y + lab.h) * ppm
         x1 = (f.boxes[-1].x + f.boxes[-1].w) * ppm
         draw.line([(lab.x * ppm, y), (x1, y)], fill=RULE_RGB, width=max(1, line // 2))
@@ -104,16 +100,58 @@ def draw_page(lay: Layout, px_per_mm: float) -> Image8:
     img: Image8 = np.ascontiguousarray(np.asarray(pil)[:, :, ::-1])
     for m in lay.markers:
         _paste_binary(img, m.rect, ppm, _marker_pattern(m.id))
-    _paste_binary(img, lay.qr, ppm, _qr_pattern(lay.qr_payload))
     return img
 
 
-@lru_cache(maxsize=96)
+def _stamp_identity(img: Image8, lay: Layout, ppm: float) -> None:
+    """In place: the TPS-specific identity line and QR code (~1 ms, so never cached)."""
+    x0, y0, x1, y1 = rect_px(lay.identity.rect, ppm)
+    pad = round(1 * ppm)  # descenders reach below the rectangle; the dapil line starts 1 mm lower
+    strip = Image.new("RGB", (x1 - x0, y1 - y0 + pad), (255, 255, 255))
+    shifted = replace(lay.identity, rect=replace(lay.identity.rect, x=0.0, y=0.0))
+    _text(ImageDraw.Draw(strip), shifted, ppm, PRINT_RGB)
+    img[y0 : y1 + pad, x0:x1] = np.asarray(strip)[:, :, ::-1]
+    _paste_binary(img, lay.qr, ppm, _qr_pattern(lay.qr_payload))
+
+
+def draw_page(lay: Layout, px_per_mm: float) -> Image8:
+    """Render ``lay`` to a new BGR image (uncached)."""
+    img = _draw_static(lay, px_per_mm)
+    _stamp_identity(img, lay, px_per_mm)
+    return img
+
+
+# The static layer depends on (contest, dapil, page, scale) only, so generating photos for
+# thousands of TPS re-renders nothing but the identity stamp. Entries are 3-27 MB (4-12 px/mm).
+_STATIC: OrderedDict[tuple[str, str, int, float], Image8] = OrderedDict()
+_STATIC_MAX = 32  # at 6 px/mm (typical photos) a page is 6.7 MB: ~0.2 GB in all
+_STATIC_LOCK = threading.Lock()
+
+
+def _static_page(lay: Layout, dapil: str, ppm: float) -> Image8:
+    key = (lay.contest.value, dapil, lay.page, ppm)
+    with _STATIC_LOCK:
+        img = _STATIC.get(key)
+        if img is not None:
+            _STATIC.move_to_end(key)
+            return img
+    img = _draw_static(lay, ppm)  # outside the lock: two threads may both draw; same result
+    img.setflags(write=False)
+    with _STATIC_LOCK:
+        _STATIC[key] = img
+        while len(_STATIC) > _STATIC_MAX:
+            _STATIC.popitem(last=False)
+    return img
+
+
+@lru_cache(maxsize=32)
 def render_blank(
     contest: Contest | str, tps_code: str, page: int, px_per_mm: float = DEFAULT_PX_PER_MM
 ) -> Image8:
     """The blank page (BGR uint8, read-only, cached)."""
-    img = draw_page(layout(contest, tps_code, page), px_per_mm)
+    lay = layout(contest, tps_code, page)
+    img = np.array(_static_page(lay, definition(lay.contest, tps_code).dapil, px_per_mm))
+    _stamp_identity(img, lay, px_per_mm)
     img.setflags(write=False)
     return img
 
@@ -125,8 +163,6 @@ def write_blank(
 
     Image outputs get ``-p<page>`` before the suffix when the form has more than one page.
     """
-    from shared.contests import definition
-
     pages = definition(Contest(contest), tps_code).pages
     images = [
         Image.fromarray(render_blank(contest, tps_code, p, px_per_mm)[:, :, ::-1])

@@ -94,8 +94,9 @@ def _votes(rng: np.random.Generator, defn: ContestDefinition, v: dict[str, int])
                 v[key] = int(k)
             v[pl.total_key] = int(n)
     else:
-        alpha = np.array([4.0, 6.0, 3.0]) if defn.contest is Contest.PPWP else None
-        if alpha is None:
+        if defn.contest is Contest.PPWP:
+            alpha = np.array([4.0, 6.0, 3.0])  # roughly the 2024 national shares
+        else:
             alpha = np.full(len(defn.candidates), 0.8)
         counts = rng.multinomial(valid, rng.dirichlet(alpha))
         for c, k in zip(defn.candidates, counts, strict=True):

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.engine import Database
+from shared.db.engine import Database, dialect_of
 from shared.db.tables import Region, Tps
 from shared.reference.regions import regions_in
 from shared.reference.tps import generate_tps
@@ -42,7 +42,7 @@ def _batches(rows: Iterable[T], size: int) -> Iterable[list[T]]:
 async def _insert_ignore(
     session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]
 ) -> None:
-    dialect = session.bind.dialect.name
+    dialect = dialect_of(session)
     stmt: Any
     if dialect == "postgresql":
         stmt = pg_insert(table).on_conflict_do_nothing()

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from shared.reference.regions import compact
+from shared.reference.regions import compact, villages_in
 
 NATIONAL_TPS = 823_236
 NATIONAL_VILLAGES = 83_762
@@ -55,12 +55,15 @@ def tps_total_for(kabupaten: str, n_villages: int) -> int:
 
 
 def generate_tps(villages: Iterable[str]) -> Iterator[TpsRecord]:
-    by_kabupaten: dict[str, list[str]] = defaultdict(list)
+    """The TPS of `villages`. Counts are spread over each whole kabupaten, so a village gets
+    the same TPS whether one kecamatan, its kabupaten or the whole country is loaded."""
+    wanted: dict[str, list[str]] = defaultdict(list)
     for village in villages:
-        by_kabupaten[".".join(village.split(".")[:2])].append(village)
-    for kabupaten, members in sorted(by_kabupaten.items()):
+        wanted[".".join(village.split(".")[:2])].append(village)
+    for kabupaten, members in sorted(wanted.items()):
         members.sort()
-        counts = _spread(tps_total_for(kabupaten, len(members)), members)
+        whole = villages_in(kabupaten)
+        counts = _spread(tps_total_for(kabupaten, len(whole)), whole)
         for village in members:
             for number in range(1, counts[village] + 1):
                 code = f"{compact(village)}{number:03d}"

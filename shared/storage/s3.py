@@ -77,7 +77,11 @@ class S3ObjectStore:
 
         def _put() -> None:
             self.client.put_object(
-                self.bucket, key, _ViewReader(data), length, content_type=content_type
+                self.bucket,
+                key,
+                _ViewReader(data),  # type: ignore[arg-type]  # a readable stream
+                length,
+                content_type=content_type,
             )
 
         await asyncio.to_thread(_put)

@@ -43,6 +43,38 @@ def blank(
         typer.echo(str(p))
 
 
+SAMPLES = (
+    ("clean", "PPWP", 1, None),
+    ("clean", "DPR", 2, None),
+    ("typical", "PPWP", 2, None),
+    ("typical", "DPRD_KABKOTA", 3, None),
+    ("hard", "PPWP", 1, None),
+    ("hard", "DPD", 2, None),
+    ("typical", "PPWP", 1, "screen"),
+    ("typical", "PPWP", 1, "corner_cut"),
+)
+
+
+@app.command("samples")
+def samples(
+    out: Annotated[Path, typer.Option("--out", help="Folder, e.g. docs/img")] = Path("docs/img"),
+    long_side: Annotated[int, typer.Option(help="Downscale to this long side")] = 1100,
+) -> None:
+    """Write the small sample photos shown in docs/forms.md (deterministic)."""
+    import cv2
+    import numpy as np
+
+    out.mkdir(parents=True, exist_ok=True)
+    for i, (difficulty, contest, page, bad) in enumerate(SAMPLES):
+        jpeg, _ = generate_photo("1708042001001", contest, page, None, difficulty, i, bad=bad)
+        img = np.asarray(cv2.imdecode(np.frombuffer(jpeg, np.uint8), 1), dtype=np.uint8)
+        f = long_side / max(img.shape[:2])
+        small = cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        name = f"forms-{difficulty}-{contest.lower()}-p{page}{'-' + bad if bad else ''}.jpg"
+        cv2.imwrite(str(out / name), small, [cv2.IMWRITE_JPEG_QUALITY, 82])
+        typer.echo(str(out / name))
+
+
 @app.command("photos")
 def photos(
     tps: TpsOpt,
@@ -55,8 +87,9 @@ def photos(
         "eval"
     ),
     inconsistent: Annotated[
-        str | None, typer.Option(help="Break a consistency rule: R1..R7, or 'any'")
-    ] = None,
+        bool, typer.Option("--inconsistent", help="Break a consistency rule (random unless --rule)")
+    ] = False,
+    rule: Annotated[str | None, typer.Option(help="The rule to break: R1..R7")] = None,
     bad: Annotated[str | None, typer.Option(help=f"A photo to refuse: {', '.join(BAD_KINDS)}")] = (
         None
     ),
@@ -69,18 +102,16 @@ def photos(
         raise _fail("Sisi data tidak dikenal", "side must be eval or train")
     if bad is not None and bad not in BAD_KINDS:
         raise _fail("Jenis foto buruk tidak dikenal", f"bad must be one of {list(BAD_KINDS)}")
-    rule: str | bool | None = None
-    if inconsistent is not None:
-        if inconsistent != "any" and inconsistent not in RULES:
-            raise _fail("Aturan tidak dikenal", f"inconsistent must be one of {list(RULES)} or any")
-        rule = True if inconsistent == "any" else inconsistent
+    if rule is not None and rule not in RULES:
+        raise _fail("Aturan tidak dikenal", f"rule must be one of {list(RULES)}")
+    broken: str | bool | None = rule or (True if inconsistent else None)
     try:
         pages = definition(contest, tps).pages
     except InvalidTpsCode as exc:
         raise _fail("Kode TPS tidak sah", str(exc)) from exc
     if page is not None and not 1 <= page <= pages:
         raise _fail("Halaman tidak ada", f"{contest.value} has pages 1..{pages}")
-    truth = make_truth(contest, tps, seed, inconsistent=rule)
+    truth = make_truth(contest, tps, seed, inconsistent=broken)
     out.mkdir(parents=True, exist_ok=True)
     for i in range(count):
         p = page or 1 + i % pages

@@ -38,5 +38,11 @@ def train(
     from services.ocr.train.run import train as run_training
 
     os.nice(10)  # training shares the machine: let serving go first
-    run_training(pages=pages, epochs=epochs, nets=nets, threads=threads,
-                 threshold_pages=threshold_pages, seed=seed)
+    run_training(
+        pages=pages,
+        epochs=epochs,
+        nets=nets,
+        threads=threads,
+        threshold_pages=threshold_pages,
+        seed=seed,
+    )

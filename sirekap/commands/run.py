@@ -78,25 +78,12 @@ async def prepare(settings: Settings, scope: str) -> tuple[int, str, str]:
 
 def children(ocr_workers: int) -> list[Child]:
     me = [sys.executable, "-m", "sirekap"]
-    found = [
+    return [
         Child("ingest", [*me, "ingest", "serve"]),
+        Child("tally", [*me, "tally", "serve"]),
+        Child("ocr", [*me, "ocr", "work", "--processes", str(ocr_workers)]),
+        Child("sequencer", [*me, "log", "sequence"]),
     ]
-    return found + optional_children(me, ocr_workers)
-
-
-def optional_children(me: list[str], ocr_workers: int) -> list[Child]:
-    """The services other than ingest; each is wired in by its own command module."""
-    from sirekap.cli import app as root
-
-    names = {group.name for group in root.registered_groups}
-    extra = []
-    if "tally" in names:
-        extra.append(Child("tally", [*me, "tally", "serve"]))
-    if "ocr" in names:
-        extra.append(Child("ocr", [*me, "ocr", "work", "--processes", str(ocr_workers)]))
-    if "log" in names:
-        extra.append(Child("sequencer", [*me, "log", "sequence"]))
-    return extra
 
 
 @app.command("run")

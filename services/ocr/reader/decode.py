@@ -12,13 +12,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from services.ocr.reader.numbers import FieldCandidates
 from shared.consistency import Relation
 
 # A page has at most ~36 fields with 6 candidates each; with the relation checks the search
 # visits < 2,000 nodes on typical pages (docs/ocr.md). Past this limit the page goes to a person.
-MAX_NODES = 100_000
+MAX_NODES = 20_000
 LOG_FLOOR = -1e9
 
 
@@ -32,7 +33,8 @@ class Decoded:
     complete: bool  # False when MAX_NODES cut the search short
 
 
-def _order(keys: Sequence[str], relations: Sequence[Relation]) -> list[str]:
+@lru_cache(maxsize=256)
+def _order(keys: tuple[str, ...], relations: tuple[Relation, ...]) -> list[str]:
     """Fields in an order that completes relations early (greedy, most constrained first)."""
     remaining = list(keys)
     order: list[str] = []
@@ -71,15 +73,17 @@ def decode(
     Only relations whose fields are all in `fields` are used (a page is decoded on its own).
     """
     rels = [r for r in relations if all(k in fields for k in r.keys)]
-    order = _order(list(fields), rels)
+    order = list(_order(tuple(fields), tuple(rels)))
     pos = {k: i for i, k in enumerate(order)}
     # The relations to check when the field at depth d is assigned: those it completes.
     checks: list[list[Relation]] = [[] for _ in order]
     for r in rels:
         checks[max(pos[k] for k in r.keys)].append(r)
     cands = [
-        [(v, math.log(p) if p > 0 else LOG_FLOOR) for v, p in zip(fields[k].values,
-                                                                   fields[k].probs, strict=True)]
+        [
+            (v, math.log(p) if p > 0 else LOG_FLOOR)
+            for v, p in zip(fields[k].values, fields[k].probs, strict=True)
+        ]
         for k in order
     ]
     suffix = [0.0] * (len(order) + 1)
@@ -120,9 +124,7 @@ def decode(
         return Decoded(None, LOG_FLOOR, None, 0.0, nodes, complete)
     s1, values = best[0]
     s2 = best[1][0] if len(best) > 1 else None
-    return Decoded(
-        values, s1, s2, confidence(fields, rels, values, s1, s2), nodes, complete
-    )
+    return Decoded(values, s1, s2, confidence(fields, rels, values, s1, s2), nodes, complete)
 
 
 def confidence(

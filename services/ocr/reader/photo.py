@@ -35,8 +35,14 @@ MIN_SHARPNESS = 60.0
 DECODE_HALF_FROM = 3200
 # EXIF orientation -> (np.rot90 quarter turns counter-clockwise, flip left-right first)
 _ORIENT: dict[int, tuple[int, bool]] = {
-    1: (0, False), 2: (0, True), 3: (2, False), 4: (2, True),
-    5: (1, True), 6: (3, False), 7: (3, True), 8: (1, False),
+    1: (0, False),
+    2: (0, True),
+    3: (2, False),
+    4: (2, True),
+    5: (1, True),
+    6: (3, False),
+    7: (3, True),
+    8: (1, False),
 }
 
 
@@ -90,17 +96,34 @@ def decode(jpeg: bytes) -> Decoded | None:
     return Decoded(gray, 0.5 if half else 1.0, w, h)
 
 
-def check_quality(photo: Decoded) -> QualityReport:
-    gray = photo.gray
-    h, w = gray.shape[:2]
-    scale = CHECK_LONG_SIDE / max(h, w)
-    small = cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """The photo at CHECK_LONG_SIDE px: for the quality checks and the marker search."""
+
+    gray: Gray
+    scale: float  # preview pixels per decoded pixel
+
+
+def preview(photo: Decoded) -> Preview:
+    h, w = photo.gray.shape[:2]
+    scale = min(1.0, CHECK_LONG_SIDE / max(h, w))
+    if scale == 1.0:
+        return Preview(photo.gray, 1.0)
+    small = cv2.resize(
+        photo.gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA
+    )
+    return Preview(np.asarray(small, dtype=np.uint8), scale)
+
+
+def check_quality(photo: Decoded, small_view: Preview) -> QualityReport:
+    small = small_view.gray
     brightness = float(np.median(small))
     sharpness = float(cv2.Laplacian(small, cv2.CV_32F).var())
     reason: Reason | None = None
-    if max(photo.width, photo.height) < MIN_LONG_SIDE or min(
-        photo.width, photo.height
-    ) < MIN_SHORT_SIDE:
+    if (
+        max(photo.width, photo.height) < MIN_LONG_SIDE
+        or min(photo.width, photo.height) < MIN_SHORT_SIDE
+    ):
         reason = TOO_SMALL
     elif brightness < MIN_MEDIAN_BRIGHTNESS:
         reason = TOO_DARK

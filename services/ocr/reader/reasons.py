@@ -56,8 +56,11 @@ TPS_UNREADABLE = Reason(
 
 def wrong_form(what: str, printed: str, claimed: str) -> Reason:
     """The photo shows another contest, page or TPS than the upload claimed."""
-    names = {"contest": ("contest", "jenis pemilihan"), "page": ("page", "halaman"),
-             "tps": ("TPS", "TPS")}
+    names = {
+        "contest": ("contest", "jenis pemilihan"),
+        "page": ("page", "halaman"),
+        "tps": ("TPS", "TPS"),
+    }
     en, id_ = names[what]
     return Reason(
         f"wrong_{what}",

@@ -39,8 +39,7 @@ def _template(w_mm: float, h_mm: float, box_xs: tuple[float, ...], box_w: float)
         x0 = round(x * PX_PER_MM)
         x1 = round((x + box_w) * PX_PER_MM) - 1
         cv2.rectangle(t, (x0, 0), (x1, h - 1), 255, 1)
-    blurred: Gray = cv2.GaussianBlur(t, (3, 3), 0.7)
-    return blurred
+    return np.asarray(cv2.GaussianBlur(t, (3, 3), 0.7), dtype=np.uint8)
 
 
 def field_offset(gray: Gray, hom: Homography, field: FieldPlacement) -> tuple[float, float]:
@@ -63,14 +62,13 @@ def shifted(rect: Rect, offset: tuple[float, float]) -> Rect:
     return Rect(rect.x + offset[0], rect.y + offset[1], rect.w, rect.h)
 
 
-def outside(hom: Homography, rect: Rect, width: int, height: int) -> bool:
-    """True when part of `rect` (page mm) falls outside the photo."""
-    inv = np.linalg.inv(hom)
+def outside(inv: Homography, rect: Rect, width: int, height: int) -> bool:
+    """True when part of `rect` (page mm) falls outside the photo; `inv` maps page mm to photo
+    pixels (the inverse of the reader's homography)."""
     pts = cv2.perspectiveTransform(rect.corners.reshape(-1, 1, 2), inv).reshape(-1, 2)
     return bool(
-        (pts[:, 0] < 0).any() or (pts[:, 1] < 0).any()
-        or (pts[:, 0] >= width).any() or (pts[:, 1] >= height).any()
+        (pts[:, 0] < 0).any()
+        or (pts[:, 1] < 0).any()
+        or (pts[:, 0] >= width).any()
+        or (pts[:, 1] >= height).any()
     )
-
-
-

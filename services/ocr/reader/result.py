@@ -81,7 +81,11 @@ class PageReading:
         out = [f.to_json() for f in self.failing]
         if self.reason is not None and not out:
             out.append(
-                {"field": "", "rule": self.reason.code, "reason_en": self.reason.en,
-                 "reason_id": self.reason.id}
+                {
+                    "field": "",
+                    "rule": self.reason.code,
+                    "reason_en": self.reason.en,
+                    "reason_id": self.reason.id,
+                }
             )
         return out

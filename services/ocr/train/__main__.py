@@ -18,8 +18,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     os.nice(10)  # training shares the machine: let interactive work go first
-    train(pages=args.pages, epochs=args.epochs, nets=args.nets, threads=args.threads,
-          threshold_pages=args.threshold_pages, seed=args.seed)
+    train(
+        pages=args.pages,
+        epochs=args.epochs,
+        nets=args.nets,
+        threads=args.threads,
+        threshold_pages=args.threshold_pages,
+        seed=args.seed,
+    )
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import torch
@@ -13,18 +12,15 @@ from services.ocr.train.net import BoxNet, Calibrated
 
 def export_onnx(nets: list[BoxNet], temperature: float, path: Path) -> bytes:
     model = Calibrated(nets, temperature).eval()
-    buf = io.BytesIO()
+    path.parent.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(
         model,
         (torch.zeros(1, 1, CROP_H, CROP_W),),
-        buf,
+        str(path),
         input_names=["ink"],
         output_names=["probs"],
         dynamic_axes={"ink": {0: "n"}, "probs": {0: "n"}},
         opset_version=17,
         dynamo=False,  # the TorchScript exporter needs no onnxscript; the graph is plain convs
     )
-    data = buf.getvalue()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return data
+    return path.read_bytes()

@@ -9,15 +9,15 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 
-from services.ocr.reader.boxes import normalise
+from services.ocr.reader.boxes import normalise_batch
 from services.ocr.train.net import BoxNet
 
 
 def ink_images(crops: npt.NDArray[np.uint8]) -> torch.Tensor:
     """[N, 1, 40, 32] float ink, exactly as `read_page` normalises a crop."""
-    return torch.from_numpy(np.stack([normalise(c) for c in crops])[:, None].copy())
+    return torch.from_numpy(normalise_batch(crops)[:, None].copy())
 
 
 def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -72,20 +72,23 @@ def train_net(
             logits = net(augment(x[idx], gen))
             loss = F.cross_entropy(logits, y[idx], weight=weights, label_smoothing=0.02)
             opt.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
             sched.step()
-            total += float(loss) * len(idx)
-        log(f"  net {seed} epoch {epoch + 1}/{epochs}: loss {total / len(x):.4f} "
-            f"({time.perf_counter() - t0:.0f} s)")
+            total += float(loss.detach()) * len(idx)
+        log(
+            f"  net {seed} epoch {epoch + 1}/{epochs}: loss {total / len(x):.4f} "
+            f"({time.perf_counter() - t0:.0f} s)"
+        )
     net.eval()
     return net
 
 
 @torch.no_grad()
 def logits_of(nets: list[BoxNet], x: torch.Tensor) -> torch.Tensor:
-    return torch.stack([torch.cat([n(x[i : i + 1024]) for i in range(0, len(x), 1024)])
-                        for n in nets]).mean(0)
+    return torch.stack(
+        [torch.cat([n(x[i : i + 1024]) for i in range(0, len(x), 1024)]) for n in nets]
+    ).mean(0)
 
 
 def fit_temperature(logits: torch.Tensor, y: torch.Tensor) -> float:
@@ -96,8 +99,8 @@ def fit_temperature(logits: torch.Tensor, y: torch.Tensor) -> float:
     def closure() -> torch.Tensor:
         opt.zero_grad()
         loss = F.cross_entropy(logits / log_t.exp(), y)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         return loss
 
-    opt.step(closure)
+    opt.step(closure)  # type: ignore[no-untyped-call]
     return float(log_t.exp())

@@ -25,21 +25,43 @@ def crop_url(key: str) -> str:
     return f"/crops/{key}"
 
 
-def reading_json(reading: Reading) -> dict[str, Any]:
-    crops: dict[str, list[str]] = {}
-    for key, info in (reading.fields or {}).items():
+# A box the classifier gave less than this probability is shown as uncertain. The OCR worker
+# stores crops only for boxes of failing fields or below its own bar, so most crops shown are.
+UNCERTAIN_BELOW = 0.9
+
+
+def box_crops(fields: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Per field, the crops of its boxes that the OCR worker stored (`boxes[i].crop_key`)."""
+    crops: dict[str, list[dict[str, Any]]] = {}
+    for key, info in (fields or {}).items():
         if not isinstance(info, dict):
             continue
-        keys = info.get("crop_keys") or ([info["crop_key"]] if info.get("crop_key") else [])
-        if keys:
-            crops[key] = [crop_url(k) for k in keys]
+        shown = []
+        for i, box in enumerate(info.get("boxes") or []):
+            if isinstance(box, dict) and box.get("crop_key"):
+                prob = float(box.get("prob") or 0.0)
+                shown.append(
+                    {
+                        "box": i,
+                        "url": crop_url(box["crop_key"]),
+                        "symbol": box.get("symbol"),
+                        "prob": prob,
+                        "uncertain": prob < UNCERTAIN_BELOW or not info.get("ok", True),
+                    }
+                )
+        if shown:
+            crops[key] = shown
+    return crops
+
+
+def reading_json(reading: Reading) -> dict[str, Any]:
     return {
         "id": reading.id,
         "outcome": reading.outcome,
         "values": reading.values,
         "failing": reading.failing,
         "fields": reading.fields,
-        "crops": crops,
+        "crops": box_crops(reading.fields),
         "confidence": reading.confidence,
         "event_id": reading.event_id,
         "created_at": format_time(reading.created_at),

@@ -8,7 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from shared.audit import store
+from shared.audit.cosignature import CosignatureSigner
 from shared.audit.merkle import MemoryTree, leaf_hash, verify_consistency, verify_inclusion
+from shared.audit.publisher import accept_cosignature, served_checkpoint
 from shared.audit.sequencer import Sequencer, integrate_batch, take_lease
 from shared.db.engine import Database
 from shared.db.tables.events import AuditEvent
@@ -33,12 +35,14 @@ async def test_two_sequencers_and_writers_never_fork(pg_db: Database) -> None:
     await Sequencer(pg_db, config).integrate_all()
     async with pg_db.reading() as session:
         indices = list(
-            (await session.execute(select(AuditEvent.log_index).order_by(AuditEvent.log_index)))
-            .scalars()
+            (
+                await session.execute(select(AuditEvent.log_index).order_by(AuditEvent.log_index))
+            ).scalars()
         )
         bodies = list(
-            (await session.execute(select(AuditEvent.body).order_by(AuditEvent.log_index)))
-            .scalars()
+            (
+                await session.execute(select(AuditEvent.body).order_by(AuditEvent.log_index))
+            ).scalars()
         )
         head = await store.tree_head(session)
     assert indices == list(range(200))
@@ -79,3 +83,22 @@ async def test_nothing_pending_is_a_no_op(pg_db: Database) -> None:
         assert await integrate_batch(session, 100) == 0
         count = await session.scalar(select(func.count()).select_from(AuditEvent))
     assert count == 0
+
+
+async def test_cosignatures_on_postgres(pg_db: Database) -> None:
+    witness = CosignatureSigner.generate("witness.test/pg")
+    seq = Sequencer(pg_db, log_config())
+    await add_events(pg_db, 4)
+    await seq.integrate_all()
+    first = await seq.checkpoint()
+    text = first.note.split("\n\n")[0] + "\n"
+    line = witness.cosign(text, 1_800_000_000).line()
+    async with pg_db.transaction() as session:
+        await accept_cosignature(session, size=4, line=line, witnesses=[witness.verifier()])
+    await add_events(pg_db, 2, start=4)
+    await seq.integrate_all()
+    await seq.checkpoint()
+    async with pg_db.reading() as session:
+        assert (await served_checkpoint(session)).startswith(f"{seq.config.origin}\n6\n")
+        witnessed = await served_checkpoint(session, cosigned_by=[witness.name])
+    assert witnessed == first.note + line

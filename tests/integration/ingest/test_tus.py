@@ -284,3 +284,31 @@ def test_bytes_of_a_cut_off_patch_are_kept(live_server: LiveIngest) -> None:
     )
     assert rest.status_code == 204, rest.text
     assert httpx.get(f"{url}/receipt").json()["sha256"] == sha256(photo)
+
+
+async def test_the_photo_event_of_a_tus_upload_carries_a_verifiable_signature(
+    ingest: Ingest,
+) -> None:
+    """The claim is stored exactly as signed: an auditor re-checks it from the log alone."""
+    import json
+
+    from shared.db.tables import AuditEvent
+    from shared.signing import verify
+
+    client = ingest.client(await ingest.device())
+    await client.upload(make_jpeg(27), contest="PPWP", page=1)
+    async with ingest.db.reading() as session:
+        event = (
+            await session.execute(select(AuditEvent).where(AuditEvent.kind == "photo"))
+        ).scalar_one()
+    body = json.loads(event.body)
+    claim = UploadClaim(
+        body["device"],
+        body["tps"],
+        body["contest"],
+        body["page"],
+        body["sha256"],
+        body["captured_at"],
+    )
+    assert body["captured_at"].endswith("Z")  # as the client wrote it, not re-formatted
+    assert verify(bytes.fromhex(body["device_key"]), claim.signed_bytes(), body["signature"])

@@ -250,3 +250,15 @@ async def test_status_endpoint_reports_received(ingest: Ingest) -> None:
     assert response.json()["status"] == "received"
     assert response.json()["reading"] is None
     assert (await ingest.http.get("/v1/submissions/nope")).status_code == 404
+
+
+async def test_health_readiness_and_metrics(ingest: Ingest) -> None:
+    assert (await ingest.http.get("/healthz")).json() == {"status": "ok"}
+    assert (await ingest.http.get("/readyz")).json() == {"status": "ready"}
+    client = ingest.client(await ingest.device())
+    await client.upload_single(make_jpeg(13), contest="PPWP", page=1)
+    text = (await ingest.http.get("/metrics")).text
+    assert 'sirekap_uploads_total{outcome="created"}' in text
+    assert "sirekap_handoff_seconds_bucket" in text
+    response = await ingest.http.get("/v1/tus/nope", headers={"Tus-Resumable": "1.0.0"})
+    assert response.headers["X-Request-Id"]

@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.conftest import clean_database
 from shared.db.engine import Database, open_database
 from shared.db.tables import Device, OcrJob, Region, Submission, Tps
 from shared.storage import LocalObjectStore, photo_key
+from tests.conftest import clean_database
 
 TPS_CODE = "1708042001001"
 _VERSIONS = itertools.count(1)  # each photo of the page is a new version
@@ -41,21 +41,38 @@ async def db(db_url: str) -> AsyncIterator[Database]:
 
 
 async def add_submission(
-    db: Database, jpeg: bytes, *, contest: str = "PPWP", page: int = 1,
+    db: Database,
+    jpeg: bytes,
+    *,
+    contest: str = "PPWP",
+    page: int = 1,
     store: LocalObjectStore | None = None,
 ) -> str:
     """A stored photo with its queued OCR job; returns the submission id."""
-    sha = hashlib.sha256(jpeg + uuid.uuid4().bytes).hexdigest()
+    # Bytes after a JPEG's end marker are ignored by decoders: each call stores a distinct
+    # photo (a new sha256) of the same image.
+    jpeg = jpeg + uuid.uuid4().bytes
+    sha = hashlib.sha256(jpeg).hexdigest()
     if store is not None:
-        sha = hashlib.sha256(jpeg).hexdigest()
         await store.put(photo_key(sha), jpeg, "image/jpeg")
     sid = str(uuid.uuid4())
     async with db.transaction() as session:
         session.add(
             Submission(
-                id=sid, tps_code=TPS_CODE, contest=contest, page=page, version=next(_VERSIONS),
-                sha256=sha, size=len(jpeg), content_type="image/jpeg", width=1, height=1,
-                device_id="dev-1", signature="sig", captured_at=datetime.now(UTC), event_id=0,
+                id=sid,
+                tps_code=TPS_CODE,
+                contest=contest,
+                page=page,
+                version=next(_VERSIONS),
+                sha256=sha,
+                size=len(jpeg),
+                content_type="image/jpeg",
+                width=1,
+                height=1,
+                device_id="dev-1",
+                signature="sig",
+                captured_at=datetime.now(UTC),
+                event_id=0,
             )
         )
         await session.flush()

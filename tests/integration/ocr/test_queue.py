@@ -69,6 +69,7 @@ async def test_failures_back_off_then_end_dead_with_the_error(db: Database) -> N
                     update(OcrJob).where(OcrJob.id == job.id).values(run_after=row.created_at)
                 )
     assert statuses == ["queued"] * (queue.MAX_ATTEMPTS - 1) + ["dead"]
+    assert job is not None
     row = await _job(db, job.id)
     assert row.last_error == f"boom {queue.MAX_ATTEMPTS}"
     assert await _claim(db, "w1") is None

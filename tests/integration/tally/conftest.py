@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-
 from pathlib import Path
 
 import httpx
@@ -67,8 +66,6 @@ async def add_official(
 
 
 async def login(client: httpx.AsyncClient, username: str) -> dict[str, str]:
-    res = await client.post(
-        "/api/v1/auth/login", json={"username": username, "password": PASSWORD}
-    )
+    res = await client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
     assert res.status_code == 200, res.text
     return {"Authorization": f"Bearer {res.json()['token']}"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import func, select
@@ -71,10 +72,11 @@ async def submit(
 async def read(
     db: Database,
     submission_id: str,
-    values: dict[str, int | None],
+    values: Mapping[str, int | None],
     *,
     outcome: str = "needs_review",
     failing: list[dict[str, Any]] | None = None,
+    crops: dict[str, list[str | None]] | None = None,
 ) -> int:
     async with db.transaction() as session:
         sub = await session.get(Submission, submission_id)
@@ -86,16 +88,31 @@ async def read(
             contest=sub.contest,
             payload={"submission": submission_id},
         )
+        # The OCR worker's shape: per box its symbol, probability and (for boxes a reviewer
+        # should see) the object-store key of its crop.
         fields = {
-            k: {"value": v, "confidence": 0.5, "boxes": [[0.1, 0.1 + 0.05 * i, 0.2, 0.04]]}
-            for i, (k, v) in enumerate(values.items())
+            k: {
+                "value": v,
+                "confidence": 0.5,
+                "candidates": [],
+                "ok": k not in (crops or {}),
+                "boxes": [
+                    {
+                        "symbol": s,
+                        "prob": 0.4 if k in (crops or {}) else 0.99,
+                        "crop_key": (crops or {}).get(k, [None] * 3)[i],
+                    }
+                    for i, s in enumerate(f"{v or 0:>3}".replace(" ", "X"))
+                ],
+            }
+            for k, v in values.items()
         }
         reading = Reading(
             submission_id=submission_id,
             tps_code=sub.tps_code,
             contest=sub.contest,
             page=sub.page,
-            values=values,
+            values=dict(values),
             fields=fields,
             failing=failing or [],
             outcome=outcome,

@@ -68,9 +68,7 @@ async def test_anomalies_list_overrides_and_disagreeing_retakes(
     assert (TPS_A, "rule") in kinds
     assert (TPS_A, "turnout_above_dpt") in kinds
     assert ("1708042001002", "retake_disagrees") in kinds
-    waiting = await tally_client.get(
-        "/api/v1/regions/17.08/anomalies", params={"stale_after_s": 0}
-    )
+    waiting = await tally_client.get("/api/v1/regions/17.08/anomalies", params={"stale_after_s": 0})
     assert ("1708042001002", "review_waiting") in {
         (a["tps"], a["kind"]) for a in waiting.json()["items"]
     }

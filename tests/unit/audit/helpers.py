@@ -27,7 +27,7 @@ async def add_events(db: Database, n: int, *, start: int = 0, tps: str = "170804
         for i in range(start, start + n):
             await record_event(
                 session,
-                kind="photo",
+                kind="test",  # not "photo": the auditor would rightly want a device signature
                 tps_code=tps,
                 contest="PPWP",
                 payload={"photo_sha256": f"{i:064x}", "page": 1},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 import pytest
@@ -104,8 +105,6 @@ async def test_only_one_live_lease_holder(sqlite_db: Database) -> None:
 
 
 async def test_run_loop_integrates_and_publishes(sqlite_db: Database) -> None:
-    import asyncio
-
     config = log_config()
     seq = Sequencer(sqlite_db, config, holder="test")
     await add_events(sqlite_db, 9)
@@ -123,3 +122,25 @@ async def test_run_loop_integrates_and_publishes(sqlite_db: Database) -> None:
     # The stopped holder released its lease: another replica takes over at once.
     async with sqlite_db.transaction() as session:
         assert await take_lease(session, holder="other", ttl_s=60)
+
+
+async def test_checkpoints_keep_coming_during_a_backlog(sqlite_db: Database) -> None:
+    seq = Sequencer(sqlite_db, log_config(batch_size=7, checkpoint_interval_s=0.0))
+    await add_events(sqlite_db, 20)
+    sizes = []
+    for _ in range(3):
+        assert await seq.step() > 0
+        async with sqlite_db.reading() as session:
+            cp = await store.latest_checkpoint(session)
+            assert cp is not None
+            sizes.append(cp.size)
+    assert sizes == [7, 14, 20]
+
+
+async def test_a_replica_without_the_lease_does_nothing(sqlite_db: Database) -> None:
+    holder = Sequencer(sqlite_db, log_config(), holder="a")
+    other = Sequencer(sqlite_db, log_config(), holder="b")
+    await add_events(sqlite_db, 3)
+    assert await holder.hold_lease()
+    assert await other.step() == 0
+    assert await holder.step() == 3

@@ -27,13 +27,17 @@ def candidate_lists(draw: st.DrawFn, keys: tuple[str, ...]) -> dict[str, FieldCa
     out = {}
     for k in keys:
         values = draw(st.lists(st.integers(0, 30), min_size=1, max_size=3, unique=True))
-        weights = draw(st.lists(st.floats(0.01, 1.0), min_size=len(values),
-                                max_size=len(values)))
+        weights = draw(st.lists(st.floats(0.01, 1.0), min_size=len(values), max_size=len(values)))
         total = sum(weights) * draw(st.floats(1.0, 1.5))  # some mass left for "other"
-        ranked = sorted(zip(values, (w / total for w in weights), strict=True),
-                        key=lambda vp: -vp[1])
-        out[k] = FieldCandidates(k, tuple(v for v, _ in ranked), tuple(p for _, p in ranked),
-                                 1.0 - sum(p for _, p in ranked))
+        ranked = sorted(
+            zip(values, (w / total for w in weights), strict=True), key=lambda vp: -vp[1]
+        )
+        out[k] = FieldCandidates(
+            k,
+            tuple(v for v, _ in ranked),
+            tuple(p for _, p in ranked),
+            1.0 - sum(p for _, p in ranked),
+        )
     return out
 
 
@@ -56,7 +60,7 @@ def test_decoder_never_returns_an_inconsistent_combination(
 
 
 @settings(max_examples=150, deadline=None)
-@given(candidate_lists(KEYS[:6] + ("cap",)))
+@given(candidate_lists((*KEYS[:6], "cap")))
 def test_decoder_finds_the_most_probable_consistent_combination(
     fields: dict[str, FieldCandidates],
 ) -> None:
@@ -86,8 +90,9 @@ def test_an_arithmetic_slip_is_corrected_only_by_a_candidate_the_boxes_allow() -
     result = decode(fields, RELATIONS[:1])
     assert result.values == {"a_l": 1, "a_p": 5, "a_j": 6}
     # Had the boxes said 1 in the first place, the reading would be more certain.
-    direct = decode({**fields, "a_l": FieldCandidates("a_l", (1, 7), (0.9, 0.1), 0.0)},
-                    RELATIONS[:1])
+    direct = decode(
+        {**fields, "a_l": FieldCandidates("a_l", (1, 7), (0.9, 0.1), 0.0)}, RELATIONS[:1]
+    )
     assert direct.values == result.values
     assert result.confidence < direct.confidence
 
@@ -103,8 +108,6 @@ def test_no_consistent_combination_is_reported_not_guessed() -> None:
 
 
 def test_the_search_stops_at_its_node_limit() -> None:
-    fields = {
-        k: FieldCandidates(k, (1, 2, 3), (0.5, 0.3, 0.2), 0.0) for k in ("a_l", "a_p", "a_j")
-    }
+    fields = {k: FieldCandidates(k, (1, 2, 3), (0.5, 0.3, 0.2), 0.0) for k in ("a_l", "a_p", "a_j")}
     result = decode(fields, RELATIONS[:1], max_nodes=2)
     assert not result.complete

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from services.ocr.reader.numbers import field_candidates
@@ -36,7 +37,7 @@ def test_parse_table_matches_parse() -> None:
     assert (table == INVALID).sum() > 0
 
 
-def _onehot(*classes: int, p: float = 0.97) -> np.ndarray:  # type: ignore[type-arg]
+def _onehot(*classes: int, p: float = 0.97) -> npt.NDArray[np.float32]:
     rows = np.full((len(classes), 12), (1 - p) / 11, dtype=np.float32)
     for i, c in enumerate(classes):
         rows[i, c] = p

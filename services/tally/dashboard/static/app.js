@@ -104,24 +104,6 @@ async function showRegion(code) {
       <tbody>${kids}</tbody></table>`;
 }
 
-// Rectangles over the photo for the fields the machine was unsure of. Boxes are fractions of
-// the photo (0..1) or pixels of the submitted image; both are drawn in the photo's pixel space.
-function boxOverlay(sub, uncertain) {
-  const fields = (sub.reading && sub.reading.fields) || {};
-  const rects = [];
-  for (const key of uncertain) {
-    for (const box of (fields[key] && fields[key].boxes) || []) {
-      if (!Array.isArray(box) || box.length < 4) continue;
-      const frac = box.every((v) => v <= 1);
-      const [x, y, w, h] = frac
-        ? [box[0] * sub.width, box[1] * sub.height, box[2] * sub.width, box[3] * sub.height]
-        : box;
-      rects.push(`<rect data-field="${esc(key)}" x="${x}" y="${y}" width="${w}" height="${h}"></rect>`);
-    }
-  }
-  return `<svg class="boxes" viewBox="0 0 ${sub.width} ${sub.height}" preserveAspectRatio="none">${rects.join("")}</svg>`;
-}
-
 function pageSection(tps, contest, p) {
   const sub = p.submissions[p.submissions.length - 1];
   if (!sub) return `<h4>Halaman / Page ${p.page}: belum ada foto / no photo yet</h4>`;
@@ -135,8 +117,11 @@ function pageSection(tps, contest, p) {
     .map((f) => {
       const machine = reading.values ? reading.values[f.key] : null;
       const current = f.key in counted ? counted[f.key] : machine;
+      // The boxes the machine was unsure of, cut from the photo, outlined in red.
       const crops = ((reading.crops || {})[f.key] || [])
-        .map((u) => `<img src="${esc(u)}" alt="crop" height="28">`).join("");
+        .map((c) => `<img class="crop${c.uncertain ? " uncertain" : ""}" src="${esc(c.url)}"
+          alt="${esc(c.symbol)}" title="${esc(c.symbol)} ${Math.round(c.prob * 100)}%" height="32">`)
+        .join("");
       return `<tr class="${failing.has(f.key) ? "failing" : ""}" data-field="${esc(f.key)}">
         <td>${esc(f.label_id)}<br><small>${esc(f.label_en)}</small></td><td>${crops}</td>
         <td>${num(machine)}</td>
@@ -151,8 +136,8 @@ function pageSection(tps, contest, p) {
     <h4>Halaman / Page ${p.page} — revisi / revision <span class="revision">${p.revision}</span>,
       foto versi / photo version ${sub.version}, ${esc(sub.received_at_local)}</h4>
     <div class="grid">
-      <div class="photo"><img src="${esc(sub.photo_url)}" alt="C.Hasil ${esc(tps)} ${esc(contest)} ${p.page}">
-        ${boxOverlay(sub, failing)}</div>
+      <div class="photo"><a href="${esc(sub.photo_url)}" target="_blank"><img src="${esc(sub.photo_url)}"
+        alt="C.Hasil ${esc(tps)} ${esc(contest)} ${p.page}"></a></div>
       <form class="review-form" data-contest="${esc(contest)}" data-page="${p.page}" data-submission="${sub.id}" data-revision="${p.revision}">
         <table><thead><tr><th>Isian / Field</th><th>Kotak / Boxes</th><th>Mesin / Machine</th>
           <th>Nilai / Value</th></tr></thead><tbody>${rows}</tbody></table>

@@ -95,6 +95,15 @@ async def test_cosignatures_from_known_witnesses_are_served(
     opened = open_note(served, [seq.config.signer.verifier(), WITNESS.verifier()])
     assert len(opened.verified) == 2
 
+    # The log grows past what the witness saw: a client that needs its cosignature asks for it.
+    await _grow(sqlite_db, seq, 2, start=3)
+    latest = (await client.get("/log/checkpoint")).text
+    assert latest.startswith(f"{seq.config.origin}\n5\n")
+    witnessed = await client.get("/log/checkpoint", params={"cosigned_by": [WITNESS.name]})
+    assert witnessed.text == note + line
+    nobody = await client.get("/log/checkpoint", params={"cosigned_by": ["stranger.test/w"]})
+    assert nobody.status_code == 404
+
     stranger = CosignatureSigner.generate("stranger.test/w")
     r = await client.post(
         "/log/cosignatures", json={"size": 3, "cosignature": stranger.cosign(text, 1).line()}
@@ -122,3 +131,8 @@ async def test_tps_history_and_refusals(
     r = await client.get("/log/proof/inclusion", params={"index": 1, "size": 99})
     assert r.status_code == 400
     assert (await client.get("/log/proof/inclusion", params={"index": 9})).status_code == 404
+
+
+async def test_the_key_is_served(log_app: tuple[httpx.AsyncClient, Sequencer]) -> None:
+    client, seq = log_app
+    assert (await client.get("/log/key")).text == seq.config.signer.vkey() + "\n"

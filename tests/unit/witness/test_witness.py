@@ -18,7 +18,8 @@ from shared.audit.note import Ed25519Signer, open_note
 from shared.audit.runtime import LogState
 from shared.audit.sequencer import Sequencer
 from shared.db.engine import Database
-from shared.db.tables.log import LogCheckpoint, LogCosignature, LogTree
+from shared.db.tables.events import AuditEvent
+from shared.db.tables.log import LogCheckpoint, LogCosignature, LogNode, LogTree
 from shared.web import install_error_handlers
 from tests.unit.audit.helpers import add_events, log_config
 
@@ -67,14 +68,11 @@ async def test_witness_follows_a_growing_log(
 async def test_witness_refuses_a_rewritten_history(
     setup: tuple[Witness, Sequencer, httpx.AsyncClient], sqlite_db: Database
 ) -> None:
-    witness, seq, client = setup
+    witness, seq, _client = setup
     await _grow(sqlite_db, seq, 5, 0)
     await witness.witness_once(now=1)
     # The operator wipes the log and rebuilds it with other entries, re-signing with its key.
     async with sqlite_db.transaction() as session:
-        from shared.db.tables.events import AuditEvent
-        from shared.db.tables.log import LogNode
-
         for table in (LogCosignature, LogCheckpoint, LogNode, AuditEvent):
             await session.execute(delete(table))
         await session.execute(update(LogTree).values(size=0))

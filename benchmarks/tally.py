@@ -1,0 +1,538 @@
+"""Tally at national scale on PostgreSQL: region-total latency over HTTP, incremental
+acceptances per second, and the full recount.
+
+    python -m benchmarks.tally --tps 823236            # the whole country (2024: 823,236 TPS)
+    python -m benchmarks.tally --tps 20000 --scope 17  # a quick run
+
+1. Loads the Kemendagri regions of the scope (all 91k nationally) and synthetic TPS with COPY,
+   then accepted PPWP readings (pages 1 and 2) for every TPS but a hold-out set, also with COPY.
+   The bulk rows carry no audit events: they stand for the state after a day of counting.
+2. Builds the running totals with the recount (`recompute --repair`): `recompute_s`.
+3. Serves the tally with uvicorn (one process) and asks for random regions' totals at every
+   level, one request at a time over keep-alive: p50/p99 against `/healthz` on the same server.
+4. Accepts the hold-out TPS's pages through `shared.acceptance.accept_page` (the OCR worker's
+   path: acceptance row, audit event, tally delta, one transaction each) from several processes
+   at once: `incremental_per_s`, against a baseline that writes only the audit event.
+5. Recounts again and proves the running totals equal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+
+from benchmarks.support import free_port, fresh_pg_database, print_result, wait_for_port
+from services.tally.results.recompute import recompute
+from shared.acceptance import PageAcceptance, accept_page, accept_pages
+from shared.db.engine import open_database
+from shared.db.migrate import upgrade
+from shared.events import record_event
+from shared.reference.regions import regions_in
+from shared.reference.tps import TpsRecord, generate_tps
+
+DB_NAME = "sirekap_bench_tally"
+COPY_BATCH = 50_000
+NOW = datetime(2024, 2, 15, 3, 0, tzinfo=UTC)
+DEVICE_ID = "00000000-0000-4000-8000-00000000bench"[:36]
+
+
+def votes_page(rng: random.Random, dpt: int) -> dict[str, int]:
+    """Page 2 of the PPWP form, consistent and within the TPS's ballots."""
+    cast = rng.randint(dpt // 2, dpt)
+    invalid = rng.randint(0, 5)
+    a = rng.randint(0, cast - invalid)
+    b = rng.randint(0, cast - invalid - a)
+    c = cast - invalid - a - b
+    return {
+        "100025": a,
+        "100026": b,
+        "100027": c,
+        "suara_sah": a + b + c,
+        "suara_tidak_sah": invalid,
+        "suara_total": cast,
+    }
+
+
+def admin_page(rng: random.Random, dpt: int) -> dict[str, int]:
+    men = rng.randint(dpt // 3, dpt - dpt // 3)
+    women = dpt - men
+    vm, vw = rng.randint(men // 2, men), rng.randint(women // 2, women)
+    values: dict[str, int] = {}
+    rows = {
+        "pemilih_dpt": (men, women),
+        "pemilih_dptb": (0, 0),
+        "pemilih_dpk": (0, 0),
+        "pengguna_dpt": (vm, vw),
+        "pengguna_dptb": (0, 0),
+        "pengguna_non_dpt": (0, 0),
+        "pengguna_total": (vm, vw),
+    }
+    for prefix, (m, w) in rows.items():
+        values.update({f"{prefix}_l": m, f"{prefix}_p": w, f"{prefix}_j": m + w})
+    received = dpt + (dpt + 49) // 50
+    values.update(
+        {
+            "surat_suara_diterima": received,
+            "surat_suara_dikembalikan": 0,
+            "surat_suara_tidak_digunakan": received - vm - vw,
+            "surat_suara_digunakan": vm + vw,
+        }
+    )
+    return values
+
+
+def pick_tps(scope: str | None, n: int) -> tuple[list[Any], list[TpsRecord]]:
+    regions = list(regions_in(scope))
+    villages = [r.code for r in regions if r.level == 4]
+    tps = list(generate_tps(villages))
+    if n < len(tps):  # spread the sample over the whole scope, not its first provinces
+        step = len(tps) / n
+        tps = [tps[int(i * step)] for i in range(n)]
+    return regions, tps
+
+
+def _chunks(rows: Iterator[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
+    chunk: list[tuple[Any, ...]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= COPY_BATCH:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+async def bulk_load(dsn: str, regions: list[Any], tps: list[TpsRecord], holdout: set[str]) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.copy_records_to_table(
+            "regions",
+            records=[(r.code, r.name, r.level, r.parent_code) for r in regions],
+            columns=["code", "name", "level", "parent_code"],
+        )
+        for chunk in _chunks((t.code, t.desa_code, t.number, t.dpt) for t in tps):
+            await conn.copy_records_to_table(
+                "tps", records=chunk, columns=["code", "desa_code", "number", "dpt"]
+            )
+        await conn.execute(
+            "INSERT INTO devices (id, tps_code, public_key, label, enrolled_at) "
+            "VALUES ($1, $2, $3, 'bench', now())",
+            DEVICE_ID,
+            tps[0].code,
+            b"\x01" * 32,
+        )
+        accepted = (t for t in tps if t.code not in holdout)
+        next_id = 1
+        for chunk_tps in _chunks((t,) for t in accepted):
+            acc_rows: list[tuple[Any, ...]] = []
+            tally_rows: list[tuple[Any, ...]] = []
+            for (t,) in chunk_tps:
+                rng = random.Random(t.code)
+                pages: dict[str, Any] = {}
+                merged: dict[str, int] = {}
+                for page, values in ((1, admin_page(rng, t.dpt)), (2, votes_page(rng, t.dpt))):
+                    sid = str(uuid.UUID(int=rng.getrandbits(128)))
+                    acc_rows.append(
+                        (
+                            next_id,
+                            t.code,
+                            "PPWP",
+                            page,
+                            1,
+                            sid,
+                            1,
+                            None,
+                            "auto",
+                            json.dumps(values),
+                            None,
+                            True,
+                            "bench",
+                            None,
+                            0,
+                            NOW,
+                        )
+                    )
+                    pages[str(page)] = {
+                        "acceptance_id": next_id,
+                        "event_id": 0,
+                        "submission_id": sid,
+                        "submission_version": 1,
+                        "revision": 1,
+                        "source": "auto",
+                        "values": values,
+                    }
+                    merged.update(values)
+                    next_id += 1
+                tally_rows.append(
+                    (t.code, "PPWP", json.dumps(pages), json.dumps(merged), "[]", 0, NOW)
+                )
+            await conn.copy_records_to_table(
+                "acceptances",
+                records=acc_rows,
+                columns=[
+                    "id",
+                    "tps_code",
+                    "contest",
+                    "page",
+                    "revision",
+                    "submission_id",
+                    "submission_version",
+                    "reading_id",
+                    "source",
+                    "values",
+                    "supersedes",
+                    "counted",
+                    "actor",
+                    "reason",
+                    "event_id",
+                    "created_at",
+                ],
+            )
+            await conn.copy_records_to_table(
+                "tally_tps",
+                records=tally_rows,
+                columns=[
+                    "tps_code",
+                    "contest",
+                    "pages",
+                    "values",
+                    "anomalies",
+                    "anomaly_count",
+                    "updated_at",
+                ],
+            )
+        await conn.execute(
+            "SELECT setval(pg_get_serial_sequence('acceptances', 'id'), $1)", next_id
+        )
+        # Submissions for the hold-out pages: what the incremental phase will accept.
+        subs = []
+        for t in sorted(holdout):
+            for page in (1, 2):
+                sid = str(uuid.uuid4())
+                subs.append(
+                    (
+                        sid,
+                        t,
+                        "PPWP",
+                        page,
+                        1,
+                        uuid.uuid4().hex * 2,
+                        1000,
+                        "image/jpeg",
+                        2000,
+                        1400,
+                        DEVICE_ID,
+                        "x",
+                        NOW,
+                        NOW,
+                        "read",
+                        0,
+                    )
+                )
+        for chunk in _chunks(iter(subs)):
+            await conn.copy_records_to_table(
+                "submissions",
+                records=chunk,
+                columns=[
+                    "id",
+                    "tps_code",
+                    "contest",
+                    "page",
+                    "version",
+                    "sha256",
+                    "size",
+                    "content_type",
+                    "width",
+                    "height",
+                    "device_id",
+                    "signature",
+                    "captured_at",
+                    "received_at",
+                    "status",
+                    "event_id",
+                ],
+            )
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+
+
+# --- incremental phase: runs in worker processes -------------------------------------------
+
+
+Item = tuple[str, str, int, int]  # submission id, TPS, page, DPT
+
+
+def _values(tps: str, page: int, dpt: int) -> dict[str, int]:
+    rng = random.Random(f"{tps}:{page}:new")
+    return admin_page(rng, dpt) if page == 1 else votes_page(rng, dpt)
+
+
+async def _accept_worker(
+    url: str, items: list[Item], tasks: int, mode: str, batch: int
+) -> tuple[float, float, int]:
+    """`mode`: "event" (the baseline: only the audit event), "single" (one `accept_page`
+    transaction per page) or "batch" (`accept_pages` over `batch` pages per transaction)."""
+    db = open_database(url, pool_size=tasks)
+    queue: asyncio.Queue[Item] = asyncio.Queue()
+    for item in items:
+        queue.put_nowait(item)
+
+    async def one(sid: str, tps: str, page: int, dpt: int) -> None:
+        values = _values(tps, page, dpt)
+        async with db.transaction() as session:
+            if mode == "event":
+                await record_event(
+                    session,
+                    kind="acceptance",
+                    tps_code=tps,
+                    contest="PPWP",
+                    payload={"submission": sid, "values": values},
+                )
+            else:
+                await accept_page(
+                    session,
+                    submission_id=sid,
+                    tps_code=tps,
+                    contest="PPWP",
+                    page=page,
+                    values=values,
+                    source="auto",
+                    reading_id=None,
+                    actor="bench",
+                    reason=None,
+                )
+
+    async def many(chunk: list[Item]) -> None:
+        pages = [
+            PageAcceptance(sid, tps, "PPWP", page, _values(tps, page, dpt), actor="bench")
+            for sid, tps, page, dpt in chunk
+        ]
+        async with db.transaction() as session:
+            await accept_pages(session, pages)
+
+    async def loop() -> None:
+        while not queue.empty():
+            if mode == "batch":
+                chunk = [queue.get_nowait() for _ in range(min(batch, queue.qsize()))]
+                await many(chunk)
+            else:
+                await one(*queue.get_nowait())
+
+    started = time.time()
+    await asyncio.gather(*(loop() for _ in range(tasks)))
+    finished = time.time()
+    await db.dispose()
+    return started, finished, len(items)
+
+
+def _worker_entry(args: tuple[str, list[Item], int, str, int]) -> tuple[float, float, int]:
+    return asyncio.run(_accept_worker(*args))
+
+
+def incremental(
+    url: str, items: list[Item], processes: int, tasks: int, mode: str, batch: int = 1
+) -> float:
+    """Accepted pages per second over all worker processes (first start to last finish)."""
+    shares = [items[i::processes] for i in range(processes)]
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(processes) as pool:
+        results = pool.map(_worker_entry, [(url, s, tasks, mode, batch) for s in shares])
+    started = min(r[0] for r in results)
+    finished = max(r[1] for r in results)
+    return sum(r[2] for r in results) / (finished - started)
+
+
+async def hold_out_items(dsn: str, holdout: set[str]) -> list[tuple[str, str, int, int]]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT s.id, s.tps_code, s.page, t.dpt FROM submissions s "
+            "JOIN tps t ON t.code = s.tps_code ORDER BY random()"
+        )
+    finally:
+        await conn.close()
+    return [(r["id"], r["tps_code"], r["page"], r["dpt"]) for r in rows]
+
+
+# --- query phase ---------------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def query_latency(
+    base: str, codes_by_level: dict[int, list[str]], requests: int
+) -> dict[str, Any]:
+    rng = random.Random(7)
+    paths = []
+    levels = sorted(codes_by_level)
+    for i in range(requests):
+        level = levels[i % len(levels)]
+        paths.append((level, f"/api/v1/regions/{rng.choice(codes_by_level[level])}/totals"))
+    timings: dict[int, list[float]] = {lv: [] for lv in levels}
+    floor: list[float] = []
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        for _, path in paths[:200]:  # warm-up: connections, caches, the plan cache
+            (await client.get(path)).raise_for_status()
+        for level, path in paths:
+            t0 = time.perf_counter()
+            res = await client.get(path)
+            timings[level].append((time.perf_counter() - t0) * 1000)
+            res.raise_for_status()
+        for _ in range(min(requests, 2000)):
+            t0 = time.perf_counter()
+            (await client.get("/healthz")).raise_for_status()
+            floor.append((time.perf_counter() - t0) * 1000)
+    every = [t for ts in timings.values() for t in ts]
+    return {
+        "p50": statistics.median(every),
+        "p99": percentile(every, 0.99),
+        "per_level_p99": {str(lv): round(percentile(ts, 0.99), 2) for lv, ts in timings.items()},
+        "floor_p50": statistics.median(floor),
+        "floor_p99": percentile(floor, 0.99),
+    }
+
+
+def serve(url: str, data_dir: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "SIREKAP_DATABASE_URL": url,
+        "SIREKAP_DATA_DIR": data_dir,
+        "SIREKAP_AUTH_SECRET": "bench-" + "x" * 32,
+        "SIREKAP_ENVIRONMENT": "test",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "services.tally.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+    )
+    wait_for_port(port, timeout_s=120)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tps", type=int, default=823_236)
+    parser.add_argument("--scope", default=None, help="dotted region code; default the country")
+    parser.add_argument("--holdout", type=int, default=5_000, help="TPS accepted incrementally")
+    parser.add_argument("--requests", type=int, default=5_000)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--tasks", type=int, default=8, help="concurrent transactions/process")
+    parser.add_argument("--batch", type=int, default=200, help="pages per accept_pages call")
+    args = parser.parse_args()
+
+    url = asyncio.run(fresh_pg_database(DB_NAME))
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    upgrade(url)
+    t0 = time.perf_counter()
+    regions, tps = pick_tps(args.scope, args.tps)
+    holdout = {t.code for t in random.Random(1).sample(tps, min(args.holdout, len(tps) // 10))}
+    asyncio.run(bulk_load(dsn, regions, tps, holdout))
+    load_s = time.perf_counter() - t0
+    print(
+        f"loaded {len(regions):,} regions, {len(tps):,} TPS, "
+        f"{2 * (len(tps) - len(holdout)):,} accepted pages in {load_s:.1f} s"
+    )
+
+    async def recount(repair: bool) -> Any:
+        db = open_database(url, pool_size=2)
+        try:
+            return await recompute(db, repair=repair)
+        finally:
+            await db.dispose()
+
+    built = asyncio.run(recount(True))
+    check = asyncio.run(recount(False))
+    print(
+        f"recount: built totals in {built.seconds:.1f} s; verified in {check.seconds:.1f} s "
+        f"({check.scopes:,} scopes, {check.values:,} values, equal={check.equal})"
+    )
+
+    codes_by_level: dict[int, list[str]] = {}
+    for r in regions:
+        codes_by_level.setdefault(r.level, []).append(r.code)
+    with tempfile.TemporaryDirectory() as data_dir:
+        proc, base = serve(url, data_dir)
+        try:
+            q = asyncio.run(query_latency(base, codes_by_level, args.requests))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    print(
+        f"region totals over HTTP: p50 {q['p50']:.2f} ms, p99 {q['p99']:.2f} ms "
+        f"(per level p99 {q['per_level_p99']}); /healthz p50 {q['floor_p50']:.2f} ms"
+    )
+
+    items = asyncio.run(hold_out_items(dsn, holdout))
+    fifth = len(items) // 5
+    event_items, single_items, batch_items = (
+        items[:fifth],
+        items[fifth : 2 * fifth],
+        items[2 * fifth :],
+    )
+    base_rate = incremental(url, event_items, args.processes, args.tasks, "event")
+    single = incremental(url, single_items, args.processes, args.tasks, "single")
+    rate = incremental(url, batch_items, args.processes, args.tasks, "batch", args.batch)
+    print(
+        f"incremental: {single:,.0f} pages/s with one accept_page transaction each, "
+        f"{rate:,.0f} pages/s through accept_pages in batches of {args.batch} "
+        f"({args.processes} processes × {args.tasks} transactions); "
+        f"event-only baseline {base_rate:,.0f}/s"
+    )
+    # The baseline's pages got only events; accept them too so the final recount covers them.
+    incremental(url, event_items, args.processes, args.tasks, "batch", args.batch)
+    final = asyncio.run(recount(False))
+    print(f"final recount equal={final.equal} in {final.seconds:.1f} s")
+    print_result(
+        {
+            "tps": len(tps),
+            "regions": len(regions),
+            "accepted_pages": 2 * len(tps),
+            "load_s": round(load_s, 1),
+            "query_p50_ms": round(q["p50"], 2),
+            "query_p99_ms": round(q["p99"], 2),
+            "query_p99_vs_healthz": round(q["p99"] / q["floor_p99"], 2),
+            "incremental_per_s": round(rate),
+            "incremental_batch": args.batch,
+            "incremental_single_per_s": round(single),
+            "single_vs_event_only": round(single / base_rate, 2),
+            "recompute_s": round(check.seconds, 1),
+            "recount_equal": bool(check.equal and final.equal),
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()

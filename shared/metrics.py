@@ -1,0 +1,28 @@
+"""Prometheus metrics shared by the services, and the `/metrics` endpoint that serves them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.responses import Response
+
+UPLOADS = Counter(
+    "sirekap_uploads_total",
+    "Photos received, by outcome.",
+    ["outcome"],  # created | duplicate
+)
+UPLOAD_BYTES = Counter("sirekap_upload_bytes_total", "Bytes of photos stored.")
+REFUSALS = Counter("sirekap_refusals_total", "Requests refused with a 4xx, by error.", ["error"])
+UNAVAILABLE = Counter("sirekap_unavailable_total", "Requests answered 503 (a dependency down).")
+HANDOFF_SECONDS = Histogram(
+    "sirekap_handoff_seconds",
+    "Time to store a photo and commit its submission, job and event.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,166 @@
+"""The worker against real databases: a killed worker's job is finished by another, a job read
+twice gives one reading, and the reading commits with its event and status or not at all."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from services.ocr import repository
+from services.ocr.reader.classifier import default_classifier
+from services.ocr.worker import Worker
+from shared.db.engine import Database
+from shared.db.tables import AuditEvent, JobStatus, OcrJob, Reading, Submission
+from shared.forms.generate import generate_photo
+from shared.forms.truth import make_truth
+from shared.storage import LocalObjectStore
+from tests.integration.ocr.conftest import DPT, TPS_CODE, add_submission
+
+PROJECT = Path(__file__).resolve().parents[3]
+LEASE_S = 3.0  # long enough that the survivor's first try surely finds the job still leased
+
+
+@pytest.fixture(scope="module")
+def photo() -> bytes:
+    truth = make_truth("PPWP", TPS_CODE, seed=3, dpt=DPT)
+    jpeg, _ = generate_photo(TPS_CODE, "PPWP", 2, truth, "clean", seed=3, side="eval")
+    return jpeg
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalObjectStore:
+    return LocalObjectStore(tmp_path / "objects")
+
+
+def _worker(db: Database, store: LocalObjectStore, name: str) -> Worker:
+    return Worker(db, store, default_classifier(), name)
+
+
+async def _counts(db: Database, sid: str) -> tuple[int, int, str, str]:
+    async with db.reading() as session:
+        readings = await session.scalar(
+            select(func.count()).select_from(Reading).where(Reading.submission_id == sid)
+        )
+        events = await session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.kind == "reading")
+        )
+        job = await session.execute(select(OcrJob.status).where(OcrJob.submission_id == sid))
+        status = await session.execute(select(Submission.status).where(Submission.id == sid))
+        return int(readings or 0), int(events or 0), job.scalar_one(), status.scalar_one()
+
+
+_HOLDER = textwrap.dedent(
+    """
+    import asyncio, sys, time
+    from services.ocr import queue
+    from shared.db.engine import open_database
+
+    async def main():
+        db = open_database(sys.argv[1])
+        async with db.transaction() as session:
+            job = await queue.claim(session, "doomed", lease_seconds=float(sys.argv[2]))
+        print("claimed" if job else "nothing", flush=True)
+        time.sleep(120)  # "reading": killed before it can finish
+
+    asyncio.run(main())
+    """
+)
+
+
+async def test_a_killed_workers_job_is_finished_by_another(
+    db: Database, db_url: str, store: LocalObjectStore, photo: bytes
+) -> None:
+    sid = await add_submission(db, photo, page=2, store=store)
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _HOLDER,
+        db_url,
+        str(LEASE_S),
+        cwd=PROJECT,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None
+        line = await holder.stdout.readline()
+        assert line.strip() == b"claimed"
+        holder.send_signal(signal.SIGKILL)  # mid-job: no chance to report or clean up
+        await asyncio.wait_for(holder.wait(), 10)
+    finally:
+        if holder.returncode is None:
+            holder.kill()
+    survivor = _worker(db, store, "survivor")
+    assert not await survivor.run_once()  # the dead worker's lease still holds the job
+    for _ in range(300):  # the lease runs out after LEASE_S; give it up to 30 s
+        if await survivor.run_once():
+            break
+        await asyncio.sleep(0.1)
+    readings, events, job, status = await _counts(db, sid)
+    assert (readings, events, job) == (1, 1, JobStatus.DONE)
+    assert status in ("accepted", "needs_review")
+    async with db.reading() as session:
+        attempts = await session.scalar(select(OcrJob.attempts).where(OcrJob.submission_id == sid))
+    assert attempts == 2
+
+
+async def test_a_job_read_twice_gives_one_reading(
+    db: Database, store: LocalObjectStore, photo: bytes
+) -> None:
+    sid = await add_submission(db, photo, page=2, store=store)
+    w = _worker(db, store, "w1")
+    assert await w.run_once()
+    first = await _counts(db, sid)
+    # A re-run, as after a crash between commit and report: the job is runnable again.
+    async with db.transaction() as session:
+        await session.execute(
+            update(OcrJob).where(OcrJob.submission_id == sid).values(status=JobStatus.QUEUED)
+        )
+    assert await w.run_once()
+    assert await _counts(db, sid) == first
+    assert first[:3] == (1, 1, JobStatus.DONE)
+
+
+async def test_two_workers_at_once_read_each_job_once(
+    db: Database, store: LocalObjectStore, photo: bytes
+) -> None:
+    sids = [await add_submission(db, photo, page=2, store=store) for _ in range(3)]
+    workers = [_worker(db, store, f"w{i}") for i in range(2)]
+
+    async def drain(w: Worker) -> None:
+        while await w.run_once():
+            pass
+
+    await asyncio.gather(*(drain(w) for w in workers))
+    for sid in sids:
+        readings, _, job, _ = await _counts(db, sid)
+        assert (readings, job) == (1, JobStatus.DONE)
+
+
+async def test_reading_status_and_event_commit_together_or_not_at_all(
+    db: Database, store: LocalObjectStore, photo: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sid = await add_submission(db, photo, page=2, store=store)
+
+    async def broken_status(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("database went away mid-transaction")
+
+    monkeypatch.setattr(repository, "set_submission_status", broken_status)
+    assert await _worker(db, store, "w1").run_once()
+    readings, events, job, status = await _counts(db, sid)
+    assert (readings, events, job, status) == (0, 0, JobStatus.QUEUED, "received")
+    async with db.reading() as session:
+        error = await session.scalar(select(OcrJob.last_error).where(OcrJob.submission_id == sid))
+    assert error is not None and "went away" in error
+
+
+async def test_a_missing_photo_is_retried_not_lost(db: Database, store: LocalObjectStore) -> None:
+    sid = await add_submission(db, b"never stored")
+    assert await _worker(db, store, "w1").run_once()
+    readings, _, job, _ = await _counts(db, sid)
+    assert (readings, job) == (0, JobStatus.QUEUED)

@@ -1,0 +1,133 @@
+"""The reader on generated phone photos: right numbers, and refusals the KPPS can act on."""
+
+from __future__ import annotations
+
+import io
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from services.ocr.reader.classifier import Classifier, default_classifier
+from services.ocr.reader.page import read_page
+from services.ocr.reader.photo import decode
+from services.ocr.reader.result import Claim
+from shared.forms.generate import generate_photo
+from shared.forms.truth import Truth, make_truth
+
+TPS = "1708042001001"
+DPT = 240
+
+
+@pytest.fixture(scope="module")
+def model() -> Classifier:
+    return default_classifier()
+
+
+@pytest.fixture(scope="module")
+def truth() -> Truth:
+    return make_truth("PPWP", TPS, seed=11, dpt=DPT)
+
+
+def _photo(truth: Truth, page: int, **kw: object) -> bytes:
+    jpeg, _ = generate_photo(TPS, "PPWP", page, truth, side="eval", **kw)  # type: ignore[arg-type]
+    return jpeg
+
+
+@pytest.mark.parametrize("page", [1, 2])
+def test_a_clean_photo_is_read_right(model: Classifier, truth: Truth, page: int) -> None:
+    reading = read_page(
+        _photo(truth, page, difficulty="clean", seed=1), Claim(TPS, "PPWP", page, DPT), model
+    )
+    assert reading.outcome in ("auto_accepted", "needs_review")
+    wrong = {
+        k: (f.value, truth.values[k])
+        for k, f in reading.fields.items()
+        if f.value != truth.values[k]
+    }
+    if reading.outcome == "auto_accepted":
+        assert not wrong  # an accepted page is exactly right
+    assert len(wrong) <= 1
+    assert reading.model_sha256 == model.sha256
+
+
+def test_a_photo_of_another_page_is_the_wrong_form(model: Classifier, truth: Truth) -> None:
+    jpeg = _photo(truth, 1, difficulty="typical", seed=2, bad="wrong_page")
+    reading = read_page(jpeg, Claim(TPS, "PPWP", 1, DPT), model)
+    assert reading.outcome == "wrong_form"
+    assert reading.reason is not None and reading.reason.code == "wrong_page"
+    assert not reading.fields  # nothing is read into the wrong slot
+
+
+def test_a_photo_of_another_tps_is_the_wrong_form(model: Classifier, truth: Truth) -> None:
+    jpeg = _photo(truth, 2, difficulty="typical", seed=3, bad="other_tps")
+    reading = read_page(jpeg, Claim(TPS, "PPWP", 2, DPT), model)
+    assert reading.outcome == "wrong_form"
+    assert reading.reason is not None and reading.reason.code == "wrong_tps"
+    assert "Lembar ini untuk TPS" in reading.reason.id
+
+
+def test_an_upload_claiming_another_contest_is_the_wrong_form(
+    model: Classifier, truth: Truth
+) -> None:
+    reading = read_page(
+        _photo(truth, 2, difficulty="clean", seed=4), Claim(TPS, "DPD", 2, DPT), model
+    )
+    assert reading.outcome == "wrong_form"
+    assert reading.reason is not None and reading.reason.code == "wrong_contest"
+
+
+@pytest.mark.parametrize(("bad", "code"), [("blurred", "too_blurred"), ("dark", "too_dark")])
+def test_unusable_photos_are_retakes_with_a_reason(
+    model: Classifier, truth: Truth, bad: str, code: str
+) -> None:
+    reading = read_page(
+        _photo(truth, 1, difficulty="typical", seed=5, bad=bad), Claim(TPS, "PPWP", 1, DPT), model
+    )
+    assert reading.outcome == "retake"
+    assert reading.reason is not None and reading.reason.code == code
+    assert reading.reason.en and reading.reason.id != reading.reason.en
+
+
+def test_a_tiny_photo_is_refused_as_too_small(model: Classifier, truth: Truth) -> None:
+    img = cv2.imdecode(
+        np.frombuffer(_photo(truth, 2, difficulty="clean", seed=6), np.uint8), cv2.IMREAD_COLOR
+    )
+    small = cv2.resize(img, None, fx=0.3, fy=0.3, interpolation=cv2.INTER_AREA)
+    jpeg = cv2.imencode(".jpg", small)[1].tobytes()
+    reading = read_page(jpeg, Claim(TPS, "PPWP", 2, DPT), model)
+    assert reading.outcome == "retake"
+    assert reading.reason is not None and reading.reason.code == "too_small"
+
+
+def test_bytes_that_are_no_image_are_a_retake(model: Classifier) -> None:
+    reading = read_page(b"not a jpeg", Claim(TPS, "PPWP", 1, DPT), model)
+    assert reading.outcome == "retake"
+    assert reading.reason is not None and reading.reason.code == "not_decodable"
+
+
+def test_a_deliberately_inconsistent_form_is_never_accepted(model: Classifier) -> None:
+    bad = make_truth("PPWP", TPS, seed=12, dpt=DPT, inconsistent="R4")
+    reading = read_page(
+        _photo(bad, 2, difficulty="clean", seed=7), Claim(TPS, "PPWP", 2, DPT), model
+    )
+    assert reading.outcome == "needs_review"
+    assert reading.failing
+
+
+@pytest.mark.parametrize(
+    ("orientation", "turn"), [(6, cv2.ROTATE_90_COUNTERCLOCKWISE), (3, cv2.ROTATE_180)]
+)
+def test_exif_orientation_is_applied(orientation: int, turn: int) -> None:
+    upright = np.zeros((40, 60), dtype=np.uint8)
+    upright[:10, :20] = 255  # a bright patch at the top left
+    stored = cv2.rotate(upright, turn)  # what a phone stores before its EXIF tag
+    buf = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(stored).save(buf, "JPEG", quality=95, exif=exif)
+    decoded = decode(buf.getvalue())
+    assert decoded is not None
+    assert decoded.gray.shape == upright.shape
+    assert decoded.gray[:10, :20].mean() > 200 and decoded.gray[-10:, -20:].mean() < 50
