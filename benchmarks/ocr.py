@@ -29,6 +29,7 @@ import os
 import statistics
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
@@ -117,10 +118,14 @@ def main() -> None:
     parser.add_argument("--inconsistent-share", type=float, default=0.05)
     parser.add_argument("--bad-share", type=float, default=0.05)
     parser.add_argument("--tesseract-pages", type=int, default=40)
+    parser.add_argument(
+        "--cache", type=Path, default=None, help="keep the generated photos here (reused)"
+    )
+    parser.add_argument("--generate-only", action="store_true", help="fill --cache and stop")
     args = parser.parse_args()
     cv2.setNumThreads(1)
     model = default_classifier()
-    tess = Tesseract() if args.tesseract_pages > 0 else None
+    tess = Tesseract() if args.tesseract_pages > 0 and not args.generate_only else None
 
     n_digit = ok_digit = n_sym = ok_sym = 0
     n_field = ok_field = 0
@@ -143,16 +148,9 @@ def main() -> None:
                 plan["kind"] = "normal"
         if truth is None:
             truth = make_truth(plan["contest"], plan["tps"], args.seed * 10_000 + i)
-        jpeg, gt = generate_photo(
-            plan["tps"],
-            plan["contest"],
-            plan["page"],
-            truth,
-            args.difficulty,
-            seed=args.seed * 10_000 + i,
-            side="eval",
-            bad=plan["bad"],
-        )
+        jpeg, gt = _photo(args, i, plan, truth)
+        if args.generate_only:
+            continue
         claim = Claim(plan["tps"], plan["contest"], plan["page"], truth.dpt)
         c0, w0 = time.process_time(), time.perf_counter()
         reading = read_page(jpeg, claim, model)
@@ -229,6 +227,30 @@ def main() -> None:
     for m in missed[:10]:
         print("  accepted wrongly:", m)
     print(json.dumps(result))
+
+
+def _photo(
+    args: argparse.Namespace, i: int, plan: dict[str, Any], truth: Any
+) -> tuple[bytes, dict[str, Any]]:
+    """The page's photo: generated, or read back from --cache (generation costs 2-4x reading)."""
+    folder = args.cache / f"{args.difficulty}_{args.seed}" if args.cache else None
+    if folder is not None and (folder / f"{i}.json").exists():
+        return (folder / f"{i}.jpg").read_bytes(), json.loads((folder / f"{i}.json").read_text())
+    jpeg, gt = generate_photo(
+        plan["tps"],
+        plan["contest"],
+        plan["page"],
+        truth,
+        args.difficulty,
+        seed=args.seed * 10_000 + i,
+        side="eval",
+        bad=plan["bad"],
+    )
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{i}.jpg").write_bytes(jpeg)
+        (folder / f"{i}.json").write_text(json.dumps(gt))
+    return jpeg, gt
 
 
 def _score_boxes(reading: PageReading, gt: dict[str, Any]) -> tuple[int, int, int, int]:

@@ -20,6 +20,7 @@ from shared.acceptance import dapil_of, dialect_of
 from shared.db.engine import Database
 
 Key = tuple[str, str, str]  # scope, contest, key
+RECOUNT_WORK_MEM = "256MB"
 
 _LATEST = """
 latest AS (
@@ -146,6 +147,10 @@ async def recompute(db: Database, *, repair: bool = False) -> Recount:
     started = time.perf_counter()
     report = Recount()
     async with db.transaction() as session:
+        if dialect_of(session) == "postgresql":
+            # The window sort over every acceptance (1.6M rows nationally for PPWP alone) spills
+            # to disk at the default 4 MB; this one transaction may use more.
+            await session.execute(text(f"SET LOCAL work_mem = '{RECOUNT_WORK_MEM}'"))
         await _recount_tables(session)
         if repair:
             await _replace_totals(session)
