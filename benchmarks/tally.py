@@ -37,16 +37,29 @@ from typing import Any
 import asyncpg
 import httpx
 
-from benchmarks.support import free_port, fresh_pg_database, print_result, wait_for_port
+from benchmarks.support import (
+    PG_ADMIN_DSN,
+    free_port,
+    fresh_pg_database,
+    print_result,
+    wait_for_port,
+)
 from services.tally.results.recompute import recompute
 from shared.acceptance import PageAcceptance, accept_page, accept_pages
 from shared.db.engine import open_database
 from shared.db.migrate import upgrade
 from shared.events import record_event
-from shared.reference.regions import regions_in
+from shared.reference.regions import RegionRecord, regions_in
 from shared.reference.tps import TpsRecord, generate_tps
 
 DB_NAME = "sirekap_bench_tally"
+
+
+def pg_url_for(name: str) -> str:
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{name}"
+
+
 COPY_BATCH = 50_000
 NOW = datetime(2024, 2, 15, 3, 0, tzinfo=UTC)
 DEVICE_ID = "00000000-0000-4000-8000-00000000bench"[:36]
@@ -371,6 +384,48 @@ async def hold_out_items(dsn: str, holdout: set[str]) -> list[tuple[str, str, in
     return [(r["id"], r["tps_code"], r["page"], r["dpt"]) for r in rows]
 
 
+async def loaded_regions(dsn: str) -> tuple[list[Any], int]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        regions = await conn.fetch("SELECT code, level FROM regions")
+        n_tps = await conn.fetchval("SELECT COUNT(*) FROM tps")
+    finally:
+        await conn.close()
+    return [RegionRecord(r["code"], "", r["level"], None) for r in regions], int(n_tps)
+
+
+async def retake_items(dsn: str, n: int) -> list[Item]:
+    """New photos (the next version) of both PPWP pages of `n` random TPS: accepting them goes
+    through the delta path with old values to subtract, like a retake or a correction."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            """INSERT INTO submissions (id, tps_code, contest, page, version, sha256, size,
+                   content_type, width, height, device_id, signature, captured_at, received_at,
+                   status, event_id)
+               SELECT gen_random_uuid()::text, t.code, 'PPWP', p.page,
+                   COALESCE((SELECT max(version) FROM submissions s WHERE s.tps_code = t.code
+                             AND s.contest = 'PPWP' AND s.page = p.page), 1) + 1,
+                   md5(random()::text) || md5(random()::text), 1000, 'image/jpeg', 2000, 1400,
+                   $2, 'x', now(), now(), 'read', 0
+               FROM (SELECT code FROM tps ORDER BY random() LIMIT $1) t
+               CROSS JOIN (VALUES (1), (2)) AS p(page)
+               RETURNING id, tps_code, page""",
+            n,
+            DEVICE_ID,
+        )
+        dpt = dict(
+            await conn.fetch(
+                "SELECT code, dpt FROM tps WHERE code = ANY($1)", [r["tps_code"] for r in rows]
+            )
+        )
+    finally:
+        await conn.close()
+    items = [(r["id"], r["tps_code"], r["page"], dpt[r["tps_code"]]) for r in rows]
+    random.Random(2).shuffle(items)
+    return items
+
+
 # --- query phase ---------------------------------------------------------------------------
 
 
@@ -451,20 +506,13 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--tasks", type=int, default=8, help="concurrent transactions/process")
     parser.add_argument("--batch", type=int, default=200, help="pages per accept_pages call")
-    args = parser.parse_args()
-
-    url = asyncio.run(fresh_pg_database(DB_NAME))
-    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
-    upgrade(url)
-    t0 = time.perf_counter()
-    regions, tps = pick_tps(args.scope, args.tps)
-    holdout = {t.code for t in random.Random(1).sample(tps, min(args.holdout, len(tps) // 10))}
-    asyncio.run(bulk_load(dsn, regions, tps, holdout))
-    load_s = time.perf_counter() - t0
-    print(
-        f"loaded {len(regions):,} regions, {len(tps):,} TPS, "
-        f"{2 * (len(tps) - len(holdout)):,} accepted pages in {load_s:.1f} s"
+    parser.add_argument("--db", default=DB_NAME, help="scratch database (dropped unless --reuse)")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the loaded database of an earlier run; accept retakes of --holdout TPS",
     )
+    args = parser.parse_args()
 
     async def recount(repair: bool) -> Any:
         db = open_database(url, pool_size=2)
@@ -473,10 +521,33 @@ def main() -> None:
         finally:
             await db.dispose()
 
-    built = asyncio.run(recount(True))
+    load_s = 0.0
+    if args.reuse:  # the database of an earlier run: skip the load, accept retakes instead
+        url = pg_url_for(args.db)
+        dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+        upgrade(url)
+        regions, n_tps = asyncio.run(loaded_regions(dsn))
+        items = asyncio.run(retake_items(dsn, args.holdout))
+    else:
+        url = asyncio.run(fresh_pg_database(args.db))
+        dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+        upgrade(url)
+        t0 = time.perf_counter()
+        regions, tps = pick_tps(args.scope, args.tps)
+        n_tps = len(tps)
+        holdout = {t.code for t in random.Random(1).sample(tps, min(args.holdout, n_tps // 10))}
+        asyncio.run(bulk_load(dsn, regions, tps, holdout))
+        load_s = time.perf_counter() - t0
+        print(
+            f"loaded {len(regions):,} regions, {n_tps:,} TPS, "
+            f"{2 * (n_tps - len(holdout)):,} accepted pages in {load_s:.1f} s"
+        )
+        built = asyncio.run(recount(True))
+        print(f"recount: built the running totals in {built.seconds:.1f} s")
+        items = asyncio.run(hold_out_items(dsn, holdout))
     check = asyncio.run(recount(False))
     print(
-        f"recount: built totals in {built.seconds:.1f} s; verified in {check.seconds:.1f} s "
+        f"recount: verified in {check.seconds:.1f} s "
         f"({check.scopes:,} scopes, {check.values:,} values, equal={check.equal})"
     )
 
@@ -495,7 +566,6 @@ def main() -> None:
         f"(per level p99 {q['per_level_p99']}); /healthz p50 {q['floor_p50']:.2f} ms"
     )
 
-    items = asyncio.run(hold_out_items(dsn, holdout))
     fifth = len(items) // 5
     event_items, single_items, batch_items = (
         items[:fifth],
@@ -517,9 +587,9 @@ def main() -> None:
     print(f"final recount equal={final.equal} in {final.seconds:.1f} s")
     print_result(
         {
-            "tps": len(tps),
+            "tps": n_tps,
             "regions": len(regions),
-            "accepted_pages": 2 * len(tps),
+            "accepted_pages": 2 * n_tps,
             "load_s": round(load_s, 1),
             "query_p50_ms": round(q["p50"], 2),
             "query_p99_ms": round(q["p99"], 2),

@@ -164,7 +164,7 @@ def _validate(contest: str, tps_code: str, page: int, values: Mapping[str, Any])
             f"fields not on {contest} page {page}: {unknown}",
             f"Isian tidak ada di halaman {page} formulir {contest}: {', '.join(unknown)}",
         )
-    bad = sorted(k for k, v in values.items() if type(v) is not int or v < 0)
+    bad = sorted(k for k, v in values.items() if type(v) is not int or not 0 <= v < 2**31)
     if bad:
         raise Unprocessable(
             f"values must be non-negative integers: {bad}",
@@ -306,6 +306,22 @@ async def accept_page(
     accepted yet. If another acceptance landed since, `RevisionConflict` (409) is raised and
     nothing is written.
     """
+    if dialect_of(session) == "postgresql":
+        # One implementation on PostgreSQL: the set-based path with a batch of one costs 8
+        # prepared statements instead of ~11 ORM round trips (about a third of the CPU).
+        item = PageAcceptance(
+            submission_id,
+            tps_code,
+            contest,
+            page,
+            values,
+            source,
+            reading_id,
+            actor,
+            reason,
+            expected_revision,
+        )
+        return (await _accept_round_pg(session, [item]))[0]
     if source not in EVENT_KIND:
         raise Unprocessable(f"unknown source {source!r}", "Sumber penerimaan tidak dikenal.")
     if source == "corrected" and not (reason or "").strip():
@@ -460,6 +476,7 @@ class PageAcceptance:
     reading_id: int | None = None
     actor: str = "ocr"
     reason: str | None = None
+    expected_revision: int | None = None  # reviews: the revision the reviewer saw
 
 
 async def accept_pages(session: AsyncSession, items: Sequence[PageAcceptance]) -> list[int]:
@@ -483,6 +500,7 @@ async def accept_pages(session: AsyncSession, items: Sequence[PageAcceptance]) -
                 reading_id=i.reading_id,
                 actor=i.actor,
                 reason=i.reason,
+                expected_revision=i.expected_revision,
             )
             for i in items
         ]
@@ -616,6 +634,11 @@ async def _accept_round_pg(session: AsyncSession, items: list[PageAcceptance]) -
         pages = state[g][0]
         before = pages.get(str(item.page))
         revision = (int(before["revision"]) if before else 0) + 1
+        if item.expected_revision is not None and item.expected_revision != revision - 1:
+            raise RevisionConflict(
+                f"page is at revision {revision - 1}, not {item.expected_revision}",
+                extra={"revision": revision - 1},
+            )
         counts = before is None or sub.version >= int(before["submission_version"])
         old_page: dict[str, int] = dict(before["values"]) if before and counts else {}
         base = old_page or (machine.get(item.reading_id or -1, {}) if not before else {})

@@ -12,12 +12,12 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-import rfc8785
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.canonical import canonical_json
 from shared.db.base import utcnow
 from shared.db.engine import dialect_of
 from shared.db.tables.events import AuditEvent, EventHead
@@ -54,14 +54,31 @@ def canonical_entry(
         "time": format_time(at),
         **payload,
     }
-    return rfc8785.dumps(entry)
+    return canonical_json(entry)
 
 
-async def _lock_head(session: AsyncSession, tps_code: str, contest: str) -> EventHead | None:
-    stmt = select(EventHead).where(EventHead.tps_code == tps_code, EventHead.contest == contest)
+async def _locked_prev(session: AsyncSession, tps_code: str, contest: str) -> str | None:
+    """The head's entry hash ("" for a new chain), its row locked until commit.
+
+    On PostgreSQL `FOR UPDATE` serialises writers of one TPS and contest; on SQLite the
+    engine's BEGIN IMMEDIATE already serialises every writer.
+    """
+    stmt = select(EventHead.entry_sha256).where(
+        EventHead.tps_code == tps_code, EventHead.contest == contest
+    )
     if dialect_of(session) == "postgresql":
         stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalar_one_or_none()
+    head = (await session.execute(stmt)).scalar_one_or_none()
+    if head is not None:
+        return head
+    # A new chain: create its head row (a concurrent creator wins harmlessly), then lock it.
+    upsert = pg_insert if dialect_of(session) == "postgresql" else sqlite_insert
+    await session.execute(
+        upsert(EventHead)
+        .values(tps_code=tps_code, contest=contest, event_id=0, entry_sha256="")
+        .on_conflict_do_nothing()
+    )
+    return (await session.execute(stmt)).scalar_one()
 
 
 async def record_event(
@@ -73,41 +90,46 @@ async def record_event(
     payload: dict[str, Any],
     at: datetime | None = None,
 ) -> AuditEvent:
-    """Write one event; it commits or rolls back with the caller's transaction."""
+    """Write one event; it commits or rolls back with the caller's transaction.
+
+    Plain SQL statements rather than the ORM unit of work: this runs on every upload, reading
+    and review, and the flush machinery cost more CPU than the statements themselves.
+    The returned object is a detached record of what was written.
+    """
     at = at or utcnow()
-    head: EventHead | None = None
     head_contest = contest or NO_CONTEST
-    if tps_code is not None:
-        dialect = dialect_of(session)
-        if dialect == "postgresql":
-            # Make sure the head row exists, so FOR UPDATE has a row to lock.
-            await session.execute(
-                pg_insert(EventHead)
-                .values(tps_code=tps_code, contest=head_contest, event_id=0, entry_sha256="")
-                .on_conflict_do_nothing()
-            )
-        else:
-            await session.execute(
-                sqlite_insert(EventHead)
-                .values(tps_code=tps_code, contest=head_contest, event_id=0, entry_sha256="")
-                .on_conflict_do_nothing()
-            )
-        head = await _lock_head(session, tps_code, head_contest)
-    prev = head.entry_sha256 if head is not None and head.entry_sha256 else None
+    prev = await _locked_prev(session, tps_code, head_contest) if tps_code is not None else None
     body = canonical_entry(
-        kind=kind, tps_code=tps_code, contest=contest, prev=prev, at=at, payload=payload
+        kind=kind, tps_code=tps_code, contest=contest, prev=prev or None, at=at, payload=payload
     )
-    event = AuditEvent(
+    entry_sha256 = hashlib.sha256(body).hexdigest()
+    event_id = (
+        await session.execute(
+            insert(AuditEvent)
+            .values(
+                kind=kind,
+                tps_code=tps_code,
+                contest=contest,
+                body=body,
+                entry_sha256=entry_sha256,
+                created_at=at,
+            )
+            .returning(AuditEvent.id)
+        )
+    ).scalar_one()
+    if tps_code is not None:
+        await session.execute(
+            update(EventHead)
+            .where(EventHead.tps_code == tps_code, EventHead.contest == head_contest)
+            .values(event_id=event_id, entry_sha256=entry_sha256)
+        )
+    return AuditEvent(
+        id=event_id,
         kind=kind,
         tps_code=tps_code,
         contest=contest,
         body=body,
-        entry_sha256=hashlib.sha256(body).hexdigest(),
+        entry_sha256=entry_sha256,
         created_at=at,
+        log_index=None,
     )
-    session.add(event)
-    await session.flush()
-    if head is not None:
-        head.event_id = event.id
-        head.entry_sha256 = event.entry_sha256
-    return event

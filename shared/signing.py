@@ -13,9 +13,10 @@ import binascii
 import hashlib
 from dataclasses import dataclass
 
-import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from shared.canonical import canonical_json
 
 UPLOAD_DOMAIN = "sirekap/upload/v1"
 ENROL_DOMAIN = "sirekap/enrol/v1"
@@ -33,7 +34,7 @@ class UploadClaim:
     captured_at: str  # RFC 3339, as the device wrote it
 
     def signed_bytes(self) -> bytes:
-        return rfc8785.dumps(
+        return canonical_json(
             {
                 "domain": UPLOAD_DOMAIN,
                 "device": self.device_id,
@@ -48,7 +49,7 @@ class UploadClaim:
 
 def enrolment_bytes(tps: str, code: str, public_key: bytes) -> bytes:
     """What a device signs to prove it holds the key it enrols."""
-    return rfc8785.dumps(
+    return canonical_json(
         {
             "domain": ENROL_DOMAIN,
             "tps": tps,

@@ -58,6 +58,13 @@ def _validation_detail(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def _is_bad_input(exc: Exception) -> bool:
+    """PostgreSQL's class 22 (data exception: a NUL byte in text, a number out of range) is
+    the request's fault, not an outage: a 503 would have clients retry it forever."""
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return isinstance(exc, DBAPIError) and isinstance(code, str) and code.startswith("22")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SirekapError)
     async def _sirekap(_: Request, exc: SirekapError) -> JSONResponse:
@@ -86,6 +93,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ConnectionError)
     @app.exception_handler(StorageUnavailable)
     async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+        if _is_bad_input(exc):
+            REFUSALS.labels("UnstorableValue").inc()
+            return error_response(
+                422,
+                "UnstorableValue",
+                "the request holds a value the database cannot store (a NUL byte in text, "
+                "a number out of range)",
+                "Permintaan berisi nilai yang tidak dapat disimpan.",
+            )
         log.warning("dependency unavailable: %s", exc)
         UNAVAILABLE.inc()
         return error_response(
@@ -126,3 +142,50 @@ class RequestIdMiddleware:
 
 def install_request_ids(app: FastAPI) -> None:
     app.add_middleware(RequestIdMiddleware)
+
+
+# uvicorn's h11 parser only bounds headers that arrive in several reads (16 KiB); headers that
+# arrive in one read pass at any size (a 20 KB header and 2,000 headers were both served).
+MAX_HEADER_BYTES = 16 * 1024
+MAX_HEADER_COUNT = 100
+MAX_TARGET_BYTES = 8 * 1024  # path + query: a claim's query string is ~200 bytes
+
+
+class HeaderLimitMiddleware:
+    """Refuses oversized request heads with JSON (431 / 414) before any route runs."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = scope.get("headers") or ()
+        size = sum(len(k) + len(v) + 4 for k, v in headers)
+        target = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+        response: JSONResponse | None = None
+        if len(headers) > MAX_HEADER_COUNT or size > MAX_HEADER_BYTES:
+            response = error_response(
+                431,
+                "HeadersTooLarge",
+                f"request headers exceed {MAX_HEADER_COUNT} fields or {MAX_HEADER_BYTES:,} bytes",
+                "Header permintaan terlalu besar.",
+            )
+        elif target > MAX_TARGET_BYTES:
+            response = error_response(
+                414,
+                "UriTooLong",
+                f"the request target exceeds {MAX_TARGET_BYTES:,} bytes",
+                "Alamat permintaan terlalu panjang.",
+            )
+        if response is None:
+            await self.app(scope, receive, send)
+        else:
+            error = "HeadersTooLarge" if response.status_code == 431 else "UriTooLong"
+            REFUSALS.labels(error).inc()
+            await response(scope, receive, send)
+
+
+def install_header_limits(app: FastAPI) -> None:
+    app.add_middleware(HeaderLimitMiddleware)

@@ -30,6 +30,7 @@ class EntryChecks:
     rng: random.Random = field(default_factory=random.Random)
     heads: dict[tuple[str, str], str] = field(default_factory=dict)
     device_keys: dict[str, str] = field(default_factory=dict)
+    device_tps: dict[str, str] = field(default_factory=dict)
     revoked: set[str] = field(default_factory=set)
     photos: list[PhotoRef] = field(default_factory=list)  # a uniform sample (reservoir)
     _photos_seen: int = 0
@@ -53,6 +54,7 @@ class EntryChecks:
         kind = entry.get("kind")
         if kind == "device_enrolled":
             self.device_keys[str(entry.get("device"))] = str(entry.get("device_key"))
+            self.device_tps[str(entry.get("device"))] = str(entry.get("tps"))
             self.revoked.discard(str(entry.get("device")))
         elif kind == "device_revoked":
             self.revoked.add(str(entry.get("device")))
@@ -102,6 +104,13 @@ class EntryChecks:
             )
         elif enrolled != key_hex:
             self.report.add(culprit, "key-mismatch", "signed with a key it did not enrol", index)
+        home = self.device_tps.get(device)
+        if home is not None and home != claim.tps:
+            # A KPPS phone is enrolled for one TPS: its signature on another's form is no
+            # evidence of that TPS's count, however valid.
+            self.report.add(
+                culprit, "device-wrong-tps", f"enrolled for TPS {home}, signed {claim.tps}", index
+            )
         if device in self.revoked:
             self.report.add(culprit, "revoked-device", "photo from a revoked device", index)
         if not verify(key, claim.signed_bytes(), signature):

@@ -1,7 +1,7 @@
 """The hook for recounting the published totals from the log.
 
-The tally service owns what "accepted" means and where totals are published, so the recount
-is a plug-in: the auditor feeds it every entry in log order, then asks it for findings.
+The recount is a plug-in: the auditor feeds it every entry in log order, then asks it for
+findings. `clients.auditor.recount_log.LogRecount` is the one `sirekap audit verify` uses.
 """
 
 from __future__ import annotations
@@ -18,4 +18,4 @@ class Recount(Protocol):
 
     async def check(self, client: LogClient, report: Report) -> None:
         """Compare the recount with the published totals; `report.add(...)` each mismatch
-        with culprit "tally"."""
+        with the region (`region:<code>`), TPS (`tps:<code>`) or dapil whose numbers differ."""

@@ -35,11 +35,14 @@ class TpsPlan:
     mishaps: set[str] = field(default_factory=set)
 
 
-def plan_day(scope: str, contests: list[Contest], seed: int) -> list[TpsPlan]:
+def plan_day(
+    scope: str, contests: list[Contest], seed: int, rates: dict[str, float] | None = None
+) -> list[TpsPlan]:
     rng = random.Random(seed)
+    rates = MISHAP_RATES if rates is None else rates
     plans = []
     for tps in generate_tps(villages_in(scope)):
-        mishaps = {name for name, rate in MISHAP_RATES.items() if rng.random() < rate}
+        mishaps = {name for name, rate in rates.items() if rng.random() < rate}
         truths, pages = {}, {}
         for contest in contests:
             truths[contest.value] = make_truth(

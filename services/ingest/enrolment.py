@@ -116,6 +116,8 @@ async def enrol_device(
 async def revoke_device(
     session: AsyncSession, *, device_id: str, official: Official, reason: str
 ) -> Device:
+    if official.role.value == "AUDITOR":  # auditors read everything and write nothing
+        raise Forbidden("auditors cannot revoke devices", "Auditor tidak dapat mencabut perangkat.")
     device = await session.get(Device, device_id, with_for_update=True)
     if device is None:
         raise NotFound("no such device", "Perangkat tidak ditemukan.")

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +22,7 @@ from services.ingest.claims import VerifiedClaim
 from services.ingest.photo_check import PhotoInfo
 from shared.db.base import utcnow
 from shared.db.engine import Database
-from shared.db.tables import OcrJob, Submission, SubmissionStatus
+from shared.db.tables import JobStatus, OcrJob, Submission, SubmissionStatus
 from shared.events import format_time, record_event
 from shared.metrics import HANDOFF_SECONDS, UPLOAD_BYTES, UPLOADS
 from shared.storage import ObjectStore, photo_key
@@ -120,29 +120,36 @@ async def _record(
             "signature": claim.signature,
         },
     )
-    submission = Submission(
-        id=str(uuid.uuid4()),
-        tps_code=c.tps,
-        contest=c.contest,
-        page=c.page,
-        version=version,
-        sha256=c.sha256,
-        size=size,
-        content_type=info.content_type,
-        width=info.width,
-        height=info.height,
-        device_id=c.device_id,
-        signature=claim.signature,
-        captured_at=claim.captured_at,
-        received_at=received_at,
-        status=SubmissionStatus.RECEIVED,
-        event_id=event.id,
+    row = {
+        "id": str(uuid.uuid4()),
+        "tps_code": c.tps,
+        "contest": c.contest,
+        "page": c.page,
+        "version": version,
+        "sha256": c.sha256,
+        "size": size,
+        "content_type": info.content_type,
+        "width": info.width,
+        "height": info.height,
+        "device_id": c.device_id,
+        "signature": claim.signature,
+        "captured_at": claim.captured_at,
+        "received_at": received_at,
+        "status": SubmissionStatus.RECEIVED.value,
+        "event_id": event.id,
+    }
+    # Plain inserts, not the ORM unit of work: this is the hot path of every upload.
+    await session.execute(insert(Submission).values(row))
+    await session.execute(
+        insert(OcrJob).values(
+            submission_id=row["id"],
+            status=JobStatus.QUEUED.value,
+            attempts=0,
+            run_after=received_at,
+            created_at=received_at,
+        )
     )
-    session.add(submission)
-    await session.flush()
-    session.add(OcrJob(submission_id=submission.id))
-    await session.flush()
-    return submission
+    return Submission(**row)
 
 
 async def hand_off(

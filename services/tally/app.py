@@ -25,6 +25,7 @@ from services.tally.export import endpoints as export_endpoints
 from services.tally.public import photos, sirekap
 from services.tally.regions import RegionIndex
 from services.tally.results import endpoints as results_endpoints
+from services.tally.results.hot import HotReads
 from services.tally.review import endpoints as review_endpoints
 from services.tally.state import TallyState
 from shared.db.engine import database_from_settings
@@ -67,11 +68,14 @@ def create_app(settings: Settings | None = None, *, run_sequencer: bool = True) 
             stack.push_async_callback(store.close)
             regions = RegionIndex(db)
             await regions.load()
+            hot = await HotReads.open(db, settings.resolved_database_url, settings.db_pool_size)
+            stack.push_async_callback(hot.close)
             app.state.tally = TallyState(
                 settings=settings,
                 db=db,
                 store=store,
                 regions=regions,
+                hot=hot,
                 auth_secret=auth_secret_of(settings),
             )
             if log_router is not None and running_log is not None:

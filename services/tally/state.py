@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.tally.regions import RegionIndex
+from services.tally.results.hot import HotReads
 from shared.db.engine import Database
 from shared.settings import Settings
 from shared.storage import ObjectStore
@@ -19,6 +20,7 @@ class TallyState:
     db: Database
     store: ObjectStore
     regions: RegionIndex
+    hot: HotReads
     auth_secret: str
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from shared.consistency import RULES, broken_rules, supply
 from shared.contests import Contest, ContestDefinition, definition
 from shared.contests.definition import SEXES
+from shared.reference.tps import dpt_for
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,8 @@ def rng_for(*parts: object) -> np.random.Generator:
 
 
 def default_dpt(tps_code: str) -> int:
-    """A plausible DPT (120..300) for a TPS when the reference TPS list is not at hand."""
-    return int(rng_for("dpt", tps_code).integers(120, 301))
+    """The TPS's DPT in the reference list (`shared.reference.tps`), 120..300."""
+    return dpt_for(tps_code)
 
 
 def _split(rng: np.random.Generator, total: int, share: float = 0.5) -> tuple[int, int]:

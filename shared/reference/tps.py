@@ -49,6 +49,11 @@ def _spread(total: int, villages: list[str]) -> dict[str, int]:
     return counts
 
 
+def dpt_for(tps_code: str) -> int:
+    """The synthetic DPT of a TPS: a function of its code alone, so every part agrees."""
+    return MIN_DPT + int(_unit("dpt:" + tps_code) * (MAX_DPT - MIN_DPT + 1))
+
+
 def tps_total_for(kabupaten: str, n_villages: int) -> int:
     known = KNOWN_TPS_PER_KABUPATEN.get(kabupaten)
     return known if known is not None else round(n_villages * NATIONAL_TPS / NATIONAL_VILLAGES)
@@ -67,7 +72,7 @@ def generate_tps(villages: Iterable[str]) -> Iterator[TpsRecord]:
         for village in members:
             for number in range(1, counts[village] + 1):
                 code = f"{compact(village)}{number:03d}"
-                dpt = MIN_DPT + int(_unit("dpt:" + code) * (MAX_DPT - MIN_DPT + 1))
+                dpt = dpt_for(code)
                 yield TpsRecord(code=code, desa_code=village, number=number, dpt=dpt)
 
 

@@ -19,6 +19,7 @@ import typer
 
 from clients.auditor.client import LogClient
 from clients.auditor.findings import Report
+from clients.auditor.recount_log import LogRecount
 from clients.auditor.verify import AuditOptions, run_audit
 from shared.audit.cosignature import CosignatureVerifier
 from shared.audit.note import Ed25519Verifier, NoteError
@@ -47,8 +48,12 @@ def verify(
     ] = "/photos/{sha256}",
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the JSON")] = None,
     seed: Annotated[int | None, typer.Option(help="seed of the photo sample")] = None,
+    recount: Annotated[
+        bool,
+        typer.Option(help="recount every total from the log and compare with the published ones"),
+    ] = True,
 ) -> None:
-    """Verify the log served at URL."""
+    """Verify the log served at URL (and, unless --no-recount, recount its totals)."""
     try:
         options = AuditOptions(
             log_key=Ed25519Verifier.from_vkey(log_key),
@@ -57,6 +62,7 @@ def verify(
             photos=photos,
             photo_url=photo_url,
             seed=seed,
+            recount=LogRecount() if recount else None,
         )
     except NoteError as exc:
         typer.echo(f"unusable key: {exc}", err=True)

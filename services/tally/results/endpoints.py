@@ -20,9 +20,9 @@ ContestQ = Annotated[Contest, Query()]
 async def get_totals(
     request: Request, state: StateDep, code: str, contest: ContestQ = Contest.PPWP
 ) -> Response:
-    async with state.db.reading() as session:
-        data = await service.region_totals(session, state.regions, code, contest.value)
-    return cached_json(request, data)
+    info = await state.regions.get(code)
+    totals = await state.hot.totals(info.code, contest.value)
+    return cached_json(request, service.totals_json(info, contest.value, totals))
 
 
 @router.get("/regions/{code}")

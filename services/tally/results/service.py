@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tally.regions import RegionIndex, RegionInfo
 from services.tally.results import repository
 from services.tally.results.charts import SUMMARY_KEYS, chart_keys, dapil_candidates
+from shared.acceptance import dapil_of
 from shared.contests import Contest
 from shared.db.base import utcnow
+from shared.db.tables import Tps
 from shared.db.tables.tally import TPS_KEY
 from shared.errors import NotFound
 from shared.events import format_time
@@ -50,10 +53,14 @@ def _stamp(code: str) -> dict[str, str]:
 async def region_totals(
     session: AsyncSession, regions: RegionIndex, code: str, contest: str
 ) -> dict[str, Any]:
-    """One region's totals and progress: the cheap request dashboards poll."""
-    contest = Contest(contest).value
     info = await regions.get(code)
-    totals = await repository.totals_of(session, info.code, contest)
+    contest = Contest(contest).value
+    return totals_json(info, contest, await repository.totals_of(session, info.code, contest))
+
+
+def totals_json(info: RegionInfo, contest: str, totals: dict[str, int]) -> dict[str, Any]:
+    """One region's totals and progress: the cheap request dashboards poll."""
+    totals = dict(totals)
     reported = totals.pop(TPS_KEY, 0)
     return {
         "region": region_json(info),
@@ -115,8 +122,6 @@ def _dapil_hint(contest: str, info: RegionInfo) -> str | None:
     """The dapil a region lies entirely inside (to link its candidate view), if any."""
     if contest == Contest.PPWP or info.level < 2:
         return None
-    from shared.acceptance import dapil_of
-
     fake_tps = (info.code.replace(".", "") + "0000000000000")[:13]
     if contest == Contest.DPRD_KABKOTA and info.level < 3:
         return None
@@ -124,10 +129,6 @@ def _dapil_hint(contest: str, info: RegionInfo) -> str | None:
 
 
 async def tps_of_desa(session: AsyncSession, desa_code: str) -> list[dict[str, Any]]:
-    from sqlalchemy import select
-
-    from shared.db.tables import Tps
-
     rows = (
         await session.execute(
             select(Tps.code, Tps.number, Tps.dpt)

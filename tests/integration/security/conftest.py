@@ -15,8 +15,9 @@ from clients.kpps.profile import Profile
 from shared.db.tables import AuditEvent, OcrJob, Submission, UploadSession
 from shared.signing import UploadClaim, sign
 from tests.integration.ingest.conftest import Ingest, ingest, ingest_settings
+from tests.integration.tally.conftest import tally_client, tally_db, tally_url
 
-__all__ = ["ingest", "ingest_settings"]
+__all__ = ["ingest", "ingest_settings", "tally_client", "tally_db", "tally_url"]
 TUS = {"Tus-Resumable": "1.0.0"}
 
 
@@ -24,8 +25,7 @@ async def footprint(ingest: Ingest) -> dict[str, int]:
     """Everything an upload can leave behind: rows of four tables and objects of two prefixes."""
     async with ingest.db.reading() as session:
         rows = {
-            table.__tablename__: await session.scalar(select(func.count()).select_from(table))
-            or 0
+            table.__tablename__: await session.scalar(select(func.count()).select_from(table)) or 0
             for table in (Submission, UploadSession, OcrJob, AuditEvent)
         }
     store = ingest.state.store

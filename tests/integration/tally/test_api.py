@@ -6,8 +6,9 @@ import json
 
 import httpx
 
+from shared.acceptance import form_of
 from shared.db.engine import Database
-from tests.integration.tally.seed import accept, admin_page, ppwp_votes, submit
+from tests.integration.tally.seed import accept, admin_page, ppwp_votes, read, submit
 
 TPS_A = "1708042001001"
 
@@ -53,8 +54,6 @@ async def test_etag_gives_304_until_totals_move(
 async def test_anomalies_list_overrides_and_disagreeing_retakes(
     tally_db: Database, tally_client: httpx.AsyncClient
 ) -> None:
-    from tests.integration.tally.seed import read
-
     sid, _ = await submit(tally_db, TPS_A, "PPWP", 1)
     values = admin_page(100, 100, 90, 95)
     values["pengguna_total_j"] = 999  # impossible, but the official insists (with a reason)
@@ -90,3 +89,24 @@ async def test_export_streams_csv_and_jsonl(
     assert csv_text[0] == "tps,contest,page,field,value,acceptance_id,source,revision"
     assert "1708042001002,PPWP,2,100025,4," in "\n".join(csv_text)
     assert len(csv_text) == 1 + 2 * 6
+
+
+async def test_party_contest_by_party_per_region_and_by_candidate_per_dapil(
+    tally_db: Database, tally_client: httpx.AsyncClient
+) -> None:
+    form = form_of("DPR", TPS_A)
+    page2 = {f.key: 0 for f in form.page_fields(2)}
+    first = form.parties[0]
+    page2.update({first.votes_key: 3, first.candidates[1].field_key: 4, first.total_key: 7})
+    sid, _ = await submit(tally_db, TPS_A, "DPR", 2)
+    await accept(tally_db, sid, page2)
+    region = (await tally_client.get("/api/v1/regions/17.08", params={"contest": "DPR"})).json()
+    assert region["chart"][0] == {"key": "partai_01_total", "label": "1. PKB", "value": 7}
+    assert region["dapil"] == "DPR-17-1"
+    dapil = (await tally_client.get("/api/v1/dapil/DPR-17-1", params={"contest": "DPR"})).json()
+    assert dapil["reported_tps"] == 1
+    pkb = dapil["lists"][0]
+    assert pkb["candidates"][1]["name"] == first.candidates[1].name
+    assert dapil["totals"][pkb["candidates"][1]["key"]] == 4
+    wrong = await tally_client.get("/api/v1/dapil/DPD-17", params={"contest": "DPR"})
+    assert wrong.status_code == 404

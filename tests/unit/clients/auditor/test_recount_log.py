@@ -1,0 +1,138 @@
+"""The log-only recount's bookkeeping: which acceptance counts, and the citation checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from clients.auditor.recount_log import LogRecount, region_chain, sirekap_path
+
+TPS = "1708012001001"
+
+
+def photo(version: int, page: int = 2) -> dict[str, Any]:
+    return {
+        "kind": "photo",
+        "tps": TPS,
+        "contest": "PPWP",
+        "page": page,
+        "version": version,
+        "sha256": f"{version:064x}",
+    }
+
+
+def accepted(
+    version: int,
+    revision: int,
+    values: dict[str, int],
+    *,
+    kind: str = "acceptance",
+    counted: bool = True,
+    supersedes: int | None = None,
+    changes: dict[str, list[int]] | None = None,
+    reading: int | None = None,
+) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "tps": TPS,
+        "contest": "PPWP",
+        "page": 2,
+        "submission_version": version,
+        "revision": revision,
+        "values": values,
+        "counted": counted,
+        "supersedes": supersedes,
+        "changes": changes or {},
+        "reading": reading,
+    }
+
+
+def run(*entries: dict[str, Any]) -> LogRecount:
+    recount = LogRecount()
+    for i, entry in enumerate(entries):
+        recount.observe(i, entry)
+    return recount
+
+
+def checks(recount: LogRecount) -> list[str]:
+    return [f.check for f in recount.problems]
+
+
+def test_newest_version_counts_then_latest_entry() -> None:
+    recount = run(
+        photo(1),
+        photo(2),
+        accepted(2, 1, {"100025": 5}),
+        accepted(1, 2, {"100025": 9}, counted=False, supersedes=40),  # an older photo
+        accepted(2, 3, {"100025": 6}, kind="confirmation", supersedes=40),
+    )
+    assert checks(recount) == []
+    assert recount.tps_values()[(TPS, "PPWP")] == {"100025": 6}
+    totals = recount.region_totals()
+    assert {r for r, _ in totals} == set(region_chain(TPS))
+    assert totals[("17.08.01", "PPWP")] == {"100025": 6, "_tps": 1}
+
+
+def test_a_correction_must_cite_what_counted() -> None:
+    recount = run(
+        photo(1),
+        accepted(1, 1, {"100025": 5}),
+        accepted(
+            1,
+            2,
+            {"100025": 7},
+            kind="correction",
+            supersedes=40,
+            changes={"100025": [4, 7]},  # the old value was 5
+        ),
+    )
+    assert checks(recount) == ["correction-old-values"]
+    assert recount.problems[0].culprit == f"tps:{TPS}"
+
+
+@pytest.mark.parametrize(
+    ("entries", "found"),
+    [
+        ([photo(1), accepted(2, 1, {"a": 1})], "acceptance-without-photo"),
+        ([photo(1), accepted(1, 1, {"a": 1}, supersedes=3)], "supersedes-nothing"),
+        (
+            [photo(1), accepted(1, 1, {"a": 1}), accepted(1, 3, {"a": 2}, supersedes=9)],
+            "revision-gap",
+        ),
+        ([photo(1), accepted(1, 1, {"a": 1}), accepted(1, 2, {"a": 2})], "supersedes-missing"),
+        (
+            [photo(1), photo(2), accepted(2, 1, {"a": 1}), accepted(1, 2, {"a": 2}, supersedes=9)],
+            "counted-flag",  # an older photo's acceptance that claims to count
+        ),
+    ],
+)
+def test_citations_that_do_not_hold(entries: list[dict[str, Any]], found: str) -> None:
+    assert checks(run(*entries)) == [found]
+
+
+def test_a_correction_with_nothing_before_it() -> None:
+    recount = run(photo(1), accepted(1, 1, {"100025": 5}, kind="correction"))
+    assert checks(recount) == ["correction-cites-nothing"]
+    # A first review cites the machine's reading instead; it must be in the log.
+    recount = run(photo(1), accepted(1, 1, {"100025": 5}, kind="correction", reading=7))
+    assert checks(recount) == ["unknown-reading"]
+    reading = {"kind": "reading", "tps": TPS, "contest": "PPWP", "page": 2, "reading": 7}
+    recount = run(photo(1), reading, accepted(1, 1, {"100025": 5}, kind="correction", reading=7))
+    assert checks(recount) == []
+
+
+def test_one_database_id_names_one_entry() -> None:
+    recount = run(
+        photo(1),
+        accepted(1, 1, {"100025": 5}),
+        accepted(1, 2, {"100025": 6}, supersedes=10),  # learns: entry 1 is 10
+        accepted(1, 3, {"100025": 7}, supersedes=10),  # but entry 2 counts now
+    )
+    assert checks(recount) == ["supersedes-mismatch"]
+
+
+def test_paths() -> None:
+    assert sirekap_path("00") == "/pemilu/hhcw/ppwp.json"
+    assert sirekap_path("17.08.04.2001") == "/pemilu/hhcw/ppwp/17/1708/170804/1708042001.json"
+    assert sirekap_path("1708042001003").endswith("/1708042001/1708042001003.json")
