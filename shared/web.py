@@ -65,7 +65,38 @@ def _is_bad_input(exc: Exception) -> bool:
     return isinstance(exc, DBAPIError) and isinstance(code, str) and code.startswith("22")
 
 
+# What every refusal looks like; FastAPI's default 422 schema (`detail` as a list) is not it.
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error", "detail", "detail_id"],
+    "properties": {
+        "error": {"type": "string"},
+        "detail": {"type": "string", "description": "English, for developers"},
+        "detail_id": {"type": "string", "description": "Bahasa Indonesia, shown to the user"},
+    },
+}
+
+
+def _document_error_shape(app: FastAPI) -> None:
+    """Make the OpenAPI document say what the handlers below answer (found by schemathesis)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        components = schema.get("components", {}).get("schemas", {})
+        if "HTTPValidationError" in components:
+            components["HTTPValidationError"] = ERROR_SCHEMA
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    _document_error_shape(app)
+
     @app.exception_handler(SirekapError)
     async def _sirekap(_: Request, exc: SirekapError) -> JSONResponse:
         if exc.status_code < 500:

@@ -320,12 +320,10 @@ class LogRecount:
             for contest in contests:
                 expected = totals.get((region, contest), {})
                 jobs.append(self._job(self._api_totals, client, sink, region, contest, expected))
+                jobs.append(
+                    self._job(self._api_children, client, sink, region, contest, totals, tps_values)
+                )
             jobs.append(self._job(self._sirekap_region, client, sink, region, totals, tps_values))
-            if region.count(".") == 3:
-                for contest in contests:
-                    jobs.append(
-                        self._job(self._api_desa, client, sink, region, contest, tps_values)
-                    )
         for (dapil, contest), expected in sorted(self.dapil_totals().items()):
             jobs.append(self._job(self._api_dapil, client, sink, dapil, contest, expected))
         for tps in sorted({t for t, c in tps_values if c == PPWP}):
@@ -393,35 +391,40 @@ class LogRecount:
                     f"{contest} {key}: published {got}, recounted from the log {want}",
                 )
 
-    async def _api_desa(
+    async def _api_children(
         self,
         client: LogClient,
         report: Report,
-        desa: str,
+        region: str,
         contest: str,
+        totals: dict[tuple[str, str], dict[str, int]],
         tps_values: dict[tuple[str, str], dict[str, int]],
     ) -> None:
-        """A desa's view lists its TPS with their summary numbers, for every contest."""
+        """A region's view lists its children (regions, or a desa's TPS) with their summary
+        numbers: a child the log knows nothing about must show zeros."""
         data = await self._get(
-            client, report, f"region:{desa}", f"/api/v1/regions/{desa}", contest=contest
+            client, report, f"region:{region}", f"/api/v1/regions/{region}", contest=contest
         )
         if not isinstance(data, dict):
             return
         for child in data.get("children") or []:
-            if not isinstance(child, dict) or child.get("kind") != "tps":
+            if not isinstance(child, dict):
                 continue
-            tps = str(child.get("code"))
-            values = tps_values.get((tps, contest))
-            want = dict(values or {})
-            want[TPS_KEY] = 0 if values is None else 1
+            code = str(child.get("code"))
+            if child.get("kind") == "tps":
+                culprit, values = f"tps:{code}", tps_values.get((code, contest))
+                want = dict(values or {})
+                want[TPS_KEY] = 0 if values is None else 1
+            else:
+                culprit, want = f"region:{code}", totals.get((code, contest), {})
             got = dict(child.get("totals") or {})
             got[TPS_KEY] = (child.get("progress") or {}).get("reported")
             wrong = [k for k in sorted(got) if got[k] != want.get(k, 0)]
             if wrong:
                 report.add(
-                    f"tps:{tps}",
-                    "tps-total-mismatch",
-                    f"{contest}: "
+                    culprit,
+                    "child-total-mismatch",
+                    f"{contest} in the view of {region}: "
                     + ", ".join(
                         f"{k} published {got[k]}, recounted {want.get(k, 0)}" for k in wrong
                     ),

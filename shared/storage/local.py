@@ -27,14 +27,20 @@ class LocalObjectStore:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._tmp / uuid.uuid4().hex
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())  # acknowledged means on disk: a power cut loses nothing
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())  # acknowledged means on disk: a power cut loses nothing
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)  # a write cut short by a full disk leaves no debris
 
     async def put(self, key: str, data: bytes | bytearray | memoryview, content_type: str) -> None:
-        await asyncio.to_thread(self._put, key, data)
+        try:
+            await asyncio.to_thread(self._put, key, data)
+        except OSError as exc:  # disk full (ENOSPC), read-only, quota: an outage, not a bug
+            raise StorageUnavailable(f"cannot write {key}: {exc}") from exc
 
     def _get(self, key: str) -> bytes:
         try:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 import urllib3
 from minio import Minio
@@ -18,6 +20,29 @@ from shared.storage.base import ObjectMissing, StorageUnavailable
 
 POOL_CONNECTIONS = 64
 _MISSING_CODES = frozenset({"NoSuchKey", "NoSuchObject", "NoSuchBucket", "ResourceNotFound"})
+_OUTAGE_CODES = frozenset(
+    {
+        "ServiceUnavailable",
+        "SlowDown",
+        "InternalError",
+        "XMinioStorageFull",
+        "XMinioServerNotInitialized",
+    }
+)
+T = TypeVar("T")
+
+
+def _call(fn: Callable[[], T]) -> T:
+    """Run one SDK call; an unreachable or overloaded server becomes `StorageUnavailable`, which
+    the services answer with 503 and Retry-After instead of 500."""
+    try:
+        return fn()
+    except S3Error as exc:
+        if exc.code in _OUTAGE_CODES:
+            raise StorageUnavailable(f"S3 {exc.code}: {exc.message}") from exc
+        raise
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise StorageUnavailable(f"S3 unreachable: {exc}") from exc
 
 
 class _ViewReader(io.RawIOBase):
@@ -70,7 +95,7 @@ class S3ObjectStore:
             if not self.client.bucket_exists(self.bucket):
                 self.client.make_bucket(self.bucket)
 
-        await asyncio.to_thread(_ensure)
+        await asyncio.to_thread(_call, _ensure)
 
     async def put(self, key: str, data: bytes | bytearray | memoryview, content_type: str) -> None:
         length = memoryview(data).nbytes
@@ -84,7 +109,7 @@ class S3ObjectStore:
                 content_type=content_type,
             )
 
-        await asyncio.to_thread(_put)
+        await asyncio.to_thread(_call, _put)
 
     async def get(self, key: str) -> bytes:
         def _get() -> bytes:
@@ -100,7 +125,7 @@ class S3ObjectStore:
                 response.close()
                 response.release_conn()
 
-        return await asyncio.to_thread(_get)
+        return await asyncio.to_thread(_call, _get)
 
     async def size(self, key: str) -> int | None:
         def _size() -> int | None:
@@ -111,7 +136,7 @@ class S3ObjectStore:
                     return None
                 raise
 
-        return await asyncio.to_thread(_size)
+        return await asyncio.to_thread(_call, _size)
 
     async def modified_at(self, key: str) -> datetime | None:
         def _modified() -> datetime | None:
@@ -122,17 +147,17 @@ class S3ObjectStore:
                     return None
                 raise
 
-        return await asyncio.to_thread(_modified)
+        return await asyncio.to_thread(_call, _modified)
 
     async def delete(self, key: str) -> None:
-        await asyncio.to_thread(self.client.remove_object, self.bucket, key)
+        await asyncio.to_thread(_call, lambda: self.client.remove_object(self.bucket, key))
 
     async def list(self, prefix: str) -> list[str]:
         def _list() -> list[str]:
             objects = self.client.list_objects(self.bucket, prefix=prefix, recursive=True)
             return sorted(o.object_name for o in objects if o.object_name is not None)
 
-        return await asyncio.to_thread(_list)
+        return await asyncio.to_thread(_call, _list)
 
     async def check(self) -> None:
         try:
