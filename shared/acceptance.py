@@ -4,8 +4,9 @@ The OCR worker calls `accept_page(source="auto")` when a reading passes every ru
 service calls it with "confirmed" or "corrected" when an official (or the TPS's KPPS) reviews a
 page. Every call, in the caller's session and transaction:
 
-1. locks the (TPS, contest) row of `tally_tps`, so acceptances of one TPS queue one behind the
-   other and each sees what the previous one counted;
+1. locks the (TPS, contest) event head, then the `tally_tps` row (the order the OCR worker,
+   which writes its reading event first, also takes them), so acceptances of one TPS queue one
+   behind the other and each sees what the previous one counted;
 2. appends an `acceptances` row (never updated) and an audit event that cites the submission,
    the reading, the acceptance it supersedes and the fields it changes;
 3. when this acceptance is the page's newest (highest submission version, then newest), adds
@@ -13,6 +14,7 @@ page. Every call, in the caller's session and transaction:
    with atomic `value = value + delta` upserts: O(depth) rows, exact under concurrency.
 
 The totals can always be recomputed from `acceptances` alone (`services.tally.results.recompute`).
+`accept_pages` does the same for a batch; on PostgreSQL both run one set-based implementation.
 """
 
 from __future__ import annotations
@@ -792,6 +794,7 @@ __all__ = [
     "dapil_of",
     "dialect_of",
     "form_of",
+    "lock_event_head",
     "region_chain",
     "scopes_of",
     "shard_of",

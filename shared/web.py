@@ -58,6 +58,16 @@ def _validation_detail(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def _unstorable() -> JSONResponse:
+    return error_response(
+        422,
+        "UnstorableValue",
+        "the request holds a value the database cannot store (a NUL byte in text, "
+        "a number out of range)",
+        "Permintaan berisi nilai yang tidak dapat disimpan.",
+    )
+
+
 def _is_bad_input(exc: Exception) -> bool:
     """PostgreSQL's class 22 (data exception: a NUL byte in text, a number out of range) is
     the request's fault, not an outage: a 503 would have clients retry it forever."""
@@ -119,6 +129,15 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=dict(exc.headers or {}),
         )
 
+    @app.exception_handler(OverflowError)
+    async def _overflow(_: Request, exc: OverflowError) -> JSONResponse:
+        # SQLite's driver refuses integers beyond 64 bits with this, before any SQL runs: the
+        # embedded backend's twin of PostgreSQL's class 22 below.
+        if "SQLite INTEGER" not in str(exc):
+            raise exc
+        REFUSALS.labels("UnstorableValue").inc()
+        return _unstorable()
+
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)
     @app.exception_handler(ConnectionError)
@@ -126,13 +145,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
         if _is_bad_input(exc):
             REFUSALS.labels("UnstorableValue").inc()
-            return error_response(
-                422,
-                "UnstorableValue",
-                "the request holds a value the database cannot store (a NUL byte in text, "
-                "a number out of range)",
-                "Permintaan berisi nilai yang tidak dapat disimpan.",
-            )
+            return _unstorable()
         log.warning("dependency unavailable: %s", exc)
         UNAVAILABLE.inc()
         return error_response(

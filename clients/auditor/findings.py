@@ -25,6 +25,9 @@ class Report:
     entries_checked: int = 0
     photo_signatures_checked: int = 0
     photos_fetched: int = 0
+    # The recount (clients/auditor/recount_log.py): published region totals and TPS compared.
+    totals_compared: int = 0
+    tps_compared: int = 0
     witnesses_verified: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     # Findings of one kind beyond this many are counted, not listed: a broken log could
@@ -59,6 +62,8 @@ class Report:
             "entries_checked": self.entries_checked,
             "photo_signatures_checked": self.photo_signatures_checked,
             "photos_fetched": self.photos_fetched,
+            "totals_compared": self.totals_compared,
+            "tps_compared": self.tps_compared,
             "witnesses_verified": self.witnesses_verified,
             "culprits": sorted(self.by_culprit()),
             "findings": [asdict(f) for f in self.findings],
@@ -77,6 +82,11 @@ class Report:
             f"photos   {self.photo_signatures_checked:,} device signatures checked, "
             f"{self.photos_fetched:,} photos fetched and hashed"
         )
+        if self.totals_compared:
+            lines.append(
+                f"recount  {self.totals_compared:,} region totals and {self.tps_compared:,} "
+                "TPS recounted from the log and compared"
+            )
         if self.ok:
             lines.append("RESULT   OK: everything checked holds")
             return "\n".join(lines)

@@ -246,7 +246,13 @@ class LogRecount:
     def _check_correction(
         self, entry: dict[str, Any], page: _Page, culprit: str, where: str, index: int
     ) -> None:
-        if page.acceptances == 0 and entry.get("reading") is None:
+        if (
+            page.acceptances == 0
+            and entry.get("reading") is None
+            and entry.get("submission_version") not in page.photos
+        ):
+            # A first correction corrects the machine's reading, or (no reading: the officer
+            # typed the numbers) stands on its photo; with neither it corrects nothing logged.
             self._flag(culprit, "correction-cites-nothing", f"{where}: no earlier entry", index)
         changes = entry.get("changes")
         counted = page.counted
@@ -340,6 +346,8 @@ class LogRecount:
             report.add(f.culprit, f.check, f.detail, f.index)
         for check, count in sink.suppressed.items():
             report.suppressed[check] += count
+        report.totals_compared += self.regions_checked
+        report.tps_compared += self.tps_checked
 
     @staticmethod
     def _job(fn: Callable[..., Awaitable[None]], *args: Any) -> Callable[[], Awaitable[None]]:

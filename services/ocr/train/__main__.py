@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
-from services.ocr.train.run import train
+from services.ocr.reader.classifier import META_PATH, MODEL_PATH
+from services.ocr.train.run import choose_thresholds, train
 
 
 def main() -> None:
@@ -16,8 +18,19 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--threshold-pages", type=int, default=300)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=MODEL_PATH.parent, help="model folder")
+    parser.add_argument(
+        "--thresholds-only", action="store_true", help="only re-choose the model's thresholds"
+    )
     args = parser.parse_args()
     os.nice(10)  # training shares the machine: let interactive work go first
+    if args.thresholds_only:
+        folder = args.out
+        found = choose_thresholds(
+            folder / MODEL_PATH.name, folder / META_PATH.name, args.threshold_pages, args.seed
+        )
+        print(found)
+        return
     train(
         pages=args.pages,
         epochs=args.epochs,
@@ -25,6 +38,7 @@ def main() -> None:
         threads=args.threads,
         threshold_pages=args.threshold_pages,
         seed=args.seed,
+        out_dir=args.out,
     )
 
 

@@ -103,4 +103,4 @@ def fit_temperature(logits: torch.Tensor, y: torch.Tensor) -> float:
         return loss
 
     opt.step(closure)  # type: ignore[no-untyped-call]
-    return float(log_t.exp())
+    return float(log_t.detach().exp())

@@ -45,6 +45,7 @@ def train(
     threshold_pages: int = 300,
     seed: int = 1,
     processes: int = 2,
+    out_dir: Path = MODEL_PATH.parent,
 ) -> dict[str, Any]:
     torch.set_num_threads(threads)
     started = time.perf_counter()
@@ -68,17 +69,20 @@ def train(
     t0 = time.perf_counter()
     models = [train_net(x_tr, y_tr, epochs=epochs, seed=seed * 100 + k) for k in range(nets)]
     train_s = time.perf_counter() - t0
+    for k, net in enumerate(models):  # kept for ensembles and warm starts; not committed
+        torch.save(net.state_dict(), CACHE / "ocr" / f"net_s{seed}_e{epochs}_{k}.pt")
+    model_path, meta_path = out_dir / MODEL_PATH.name, out_dir / META_PATH.name
     logits = logits_of(models, x_cal)
     pred = logits.argmax(1)
     digits = y_cal < 10
     held_acc = float((pred == y_cal).float().mean())
     digit_acc = float((pred[digits] == y_cal[digits]).float().mean())
-    temperature = fit_temperature(logits, y_cal)
+    temperature = fit_temperature(logits.detach(), y_cal)
     print(
         f"held-out accuracy {held_acc:.4f} (digits {digit_acc:.4f}); temperature {temperature:.3f}",
         flush=True,
     )
-    onnx = export_onnx(models, temperature, MODEL_PATH)
+    onnx = export_onnx(models, temperature, model_path)
     meta: dict[str, Any] = {
         "classes": list(CLASSES),
         "input": "ink [N, 1, 40, 32], 0 = paper, 1 = ink (services.ocr.reader.boxes.normalise)",
@@ -100,20 +104,28 @@ def train(
         "thresholds": {"accept_confidence": 1.0, "field_ok": FIELD_OK},
         "onnx_bytes": len(onnx),
     }
-    META_PATH.write_text(json.dumps(meta, indent=2) + "\n")
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    meta["thresholds"] = choose_thresholds(model_path, meta_path, threshold_pages, seed)
+    meta["total_seconds"] = round(time.perf_counter() - started, 1)
+    print(json.dumps(meta["thresholds"]), flush=True)
+    return meta
+
+
+def choose_thresholds(model_path: Path, meta_path: Path, pages: int, seed: int) -> dict[str, Any]:
+    """Read `pages` fresh training-side pages with the model and record the chosen threshold."""
     t0 = time.perf_counter()
-    scores = score_pages(load(), threshold_pages, seed=seed + 1000)
+    scores = score_pages(load(model_path, meta_path), pages, seed=seed + 1000)
     accept, stats = choose_accept(scores)
-    meta["thresholds"] = {
+    thresholds = {
         "accept_confidence": accept,
         "field_ok": FIELD_OK,
         "chosen_on": stats,
         "threshold_seconds": round(time.perf_counter() - t0, 1),
     }
-    META_PATH.write_text(json.dumps(meta, indent=2) + "\n")
-    meta["total_seconds"] = round(time.perf_counter() - started, 1)
-    print(json.dumps(meta["thresholds"]), flush=True)
-    return meta
+    meta = json.loads(meta_path.read_text())
+    meta["thresholds"] = thresholds
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    return thresholds
 
 
 def _confusions(pred: npt.NDArray[np.int64], truth: npt.NDArray[np.int64]) -> list[str]:

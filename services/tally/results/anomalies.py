@@ -3,7 +3,8 @@
 - `rule` / `turnout_above_dpt`: counted numbers that break a consistency rule (only possible
   after a human override with a reason) or a turnout above the DPT;
 - `retake_disagrees`: a page photographed twice whose readings differ;
-- `review_waiting`: a page that has waited for review longer than `stale_after_s`.
+- `review_waiting`: a page that has waited for review longer than `stale_after_s`;
+- `kpps_dispute`: the TPS's KPPS disputes the page as it stands, and no official has answered.
 """
 
 from __future__ import annotations
@@ -50,6 +51,20 @@ async def region_anomalies(
                 + ", ".join(r["fields"]),
                 "message_id": f"foto ulang halaman {r['page']} terbaca berbeda: "
                 + ", ".join(r["fields"]),
+            }
+        )
+    for d in await review_repo.open_disputes(session, prefix, contest, limit=limit):
+        out.append(
+            {
+                "kind": "kpps_dispute",
+                "rule": None,
+                "tps": d.tps_code,
+                "contest": contest,
+                "page": d.page,
+                "fields": d.fields,
+                "revision": d.revision,
+                "message_en": f"the KPPS disputes page {d.page}: {d.reason}",
+                "message_id": f"KPPS menyanggah halaman {d.page}: {d.reason}",
             }
         )
     before = utcnow() - timedelta(seconds=stale_after_s)

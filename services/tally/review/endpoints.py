@@ -10,8 +10,9 @@ from pydantic import BaseModel, Field
 from services.tally.auth.deps import OfficialDep, WriterDep
 from services.tally.http import cached_json
 from services.tally.review import repository
-from services.tally.review.kpps import check_device, review_bytes
+from services.tally.review.kpps import check_device, dispute_bytes, record_dispute, review_bytes
 from services.tally.review.service import (
+    dispute_json,
     page_state,
     photo_url,
     review_page,
@@ -32,9 +33,18 @@ PageNo = Annotated[int, Path(ge=1, le=20)]
 
 class Review(BaseModel):
     submission_id: str = Field(min_length=1, max_length=36)
-    values: dict[str, int] = Field(default_factory=dict)
+    values: dict[str, Annotated[int, Field(ge=0, lt=2**31, strict=True)]] = {}
     reason: str | None = Field(default=None, max_length=500)
-    expected_revision: int | None = Field(default=None, ge=0)
+    expected_revision: int | None = Field(default=None, ge=0, lt=2**31)
+
+
+class KppsDispute(BaseModel):
+    device_id: str = Field(min_length=1, max_length=36)
+    submission_id: str = Field(min_length=1, max_length=36)
+    expected_revision: int = Field(ge=0, lt=2**31)
+    fields: list[str] = Field(default_factory=list, max_length=200)
+    reason: str = Field(min_length=3, max_length=500)
+    signature: str = Field(min_length=1, max_length=100)
 
 
 class KppsReview(Review):
@@ -67,10 +77,15 @@ async def get_queue(
         rows = await repository.review_queue(
             session, prefix, contest.value if contest else None, limit=limit
         )
+        disputes = await repository.open_disputes(
+            session, prefix, contest.value if contest else None, limit=limit
+        )
     return {
         "region": official.region,
+        "disputes": [dispute_json(d) for d in disputes],
         "items": [
             {
+                "kind": "reading",
                 "tps": r.Reading.tps_code,
                 "contest": r.Reading.contest,
                 "page": r.Reading.page,
@@ -182,3 +197,37 @@ async def post_kpps_review(
     return await _review(
         state, None, f"KPPS:{body.device_id}", tps, contest.value, page, body, revision
     )
+
+
+@router.post("/kpps/pages/{tps}/{contest}/{page}/dispute")
+async def post_kpps_dispute(
+    state: StateDep, tps: TpsCode, contest: Contest, page: PageNo, body: KppsDispute
+) -> dict[str, Any]:
+    """The TPS's KPPS says the page as it stands is wrong: back to the officials' queue."""
+    message = dispute_bytes(
+        device_id=body.device_id,
+        tps=tps,
+        contest=contest.value,
+        page=page,
+        submission_id=body.submission_id,
+        revision=body.expected_revision,
+        fields=body.fields,
+        reason=body.reason,
+    )
+    try:
+        async with state.db.transaction() as session:
+            await check_device(session, body.device_id, tps, message, body.signature)
+            event_id = await record_dispute(
+                session,
+                device_id=body.device_id,
+                tps_code=tps,
+                contest=contest.value,
+                page=page,
+                submission_id=body.submission_id,
+                revision=body.expected_revision,
+                fields=body.fields,
+                reason=body.reason,
+            )
+    except RevisionConflict:
+        raise await _conflict(state, tps, contest.value, page) from None
+    return {"event_id": event_id}

@@ -11,7 +11,7 @@ from sqlalchemy import Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from shared.db.tables import Acceptance, Reading, Submission, TallyTps
+from shared.db.tables import Acceptance, Dispute, Reading, Submission, TallyTps
 from shared.db.tables.readings import ReadingOutcome
 
 
@@ -150,3 +150,30 @@ def _disagreeing_fields(readings: Sequence[dict[str, Any]]) -> list[str]:
             if value is not None:
                 seen[key].add(int(value))
     return sorted(k for k, vs in seen.items() if len(vs) > 1)
+
+
+async def open_disputes(
+    session: AsyncSession,
+    prefix: str,
+    contest: str | None,
+    *,
+    limit: int,
+    page: tuple[str, str, int] | None = None,
+) -> list[Dispute]:
+    """KPPS disputes that no acceptance has answered yet (none with a higher revision)."""
+    answered = exists().where(
+        Acceptance.tps_code == Dispute.tps_code,
+        Acceptance.contest == Dispute.contest,
+        Acceptance.page == Dispute.page,
+        Acceptance.revision > Dispute.revision,
+    )
+    lo, hi = prefix_range(prefix)
+    stmt = select(Dispute).where(Dispute.tps_code >= lo, Dispute.tps_code < hi, ~answered)
+    if contest:
+        stmt = stmt.where(Dispute.contest == contest)
+    if page is not None:
+        stmt = stmt.where(
+            Dispute.tps_code == page[0], Dispute.contest == page[1], Dispute.page == page[2]
+        )
+    stmt = stmt.order_by(Dispute.created_at, Dispute.id).limit(limit)
+    return list((await session.execute(stmt)).scalars())

@@ -11,7 +11,7 @@ from services.tally.review import repository
 from shared.acceptance import accept_page
 from shared.auth import Official
 from shared.contests import Contest, definition
-from shared.db.tables import Acceptance, Reading, Submission, Tps
+from shared.db.tables import Acceptance, Dispute, Reading, Submission, Tps
 from shared.errors import NotFound, Unprocessable
 from shared.events import format_time
 from shared.timezones import local_time
@@ -87,6 +87,23 @@ def acceptance_json(a: Acceptance) -> dict[str, Any]:
     }
 
 
+def dispute_json(d: Dispute) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "tps": d.tps_code,
+        "contest": d.contest,
+        "page": d.page,
+        "revision": d.revision,
+        "submission_id": d.submission_id,
+        "device_id": d.device_id,
+        "fields": d.fields,
+        "reason": d.reason,
+        "event_id": d.event_id,
+        "created_at": format_time(d.created_at),
+        "created_at_local": local_time(d.created_at, d.tps_code),
+    }
+
+
 def submission_json(s: Submission, reading: Reading | None) -> dict[str, Any]:
     return {
         "id": s.id,
@@ -129,6 +146,12 @@ async def page_state(
         ],
         "submissions": [submission_json(s, r) for s, r in subs],
         "history": [acceptance_json(a) for a in history],
+        "open_disputes": [
+            dispute_json(d)
+            for d in await repository.open_disputes(
+                session, tps_code, contest, limit=50, page=(tps_code, contest, page)
+            )
+        ],
     }
 
 

@@ -8,12 +8,13 @@ from shared.db.tables.officials import OfficialAccount
 from shared.db.tables.readings import Reading, ReadingOutcome
 from shared.db.tables.reference import Region, Tps
 from shared.db.tables.submissions import Submission, SubmissionStatus, UploadSession
-from shared.db.tables.tally import Acceptance, TallyTotal, TallyTps
+from shared.db.tables.tally import Acceptance, Dispute, TallyTotal, TallyTps
 
 __all__ = [
     "Acceptance",
     "AuditEvent",
     "Device",
+    "Dispute",
     "EnrolmentCode",
     "EventHead",
     "JobStatus",

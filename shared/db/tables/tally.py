@@ -77,3 +77,28 @@ class TallyTotal(Base):
     key: Mapped[str] = mapped_column(String(40), primary_key=True)
     shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger)
+
+
+class Dispute(Base):
+    """A KPPS disputing its own TPS's page as it stands (signed by its device).
+
+    Open until an acceptance of the page with a higher revision is written: an official looked
+    at it again. Disputes are never updated; whether one is open is derived.
+    """
+
+    __tablename__ = "disputes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tps_code: Mapped[str] = mapped_column(String(13))
+    contest: Mapped[str] = mapped_column(String(16))
+    page: Mapped[int] = mapped_column(SmallInteger)
+    revision: Mapped[int] = mapped_column(Integer)  # the page revision disputed
+    submission_id: Mapped[str] = mapped_column(String(36))
+    device_id: Mapped[str] = mapped_column(String(36))
+    fields: Mapped[list[str]] = mapped_column(Json)
+    reason: Mapped[str] = mapped_column(String(500))
+    event_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # One dispute per device and page revision: a replayed request changes nothing.
+    __table_args__ = (UniqueConstraint("tps_code", "contest", "page", "revision", "device_id"),)

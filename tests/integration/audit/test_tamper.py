@@ -216,6 +216,7 @@ async def test_the_honest_count_verifies(count: Count) -> None:
     assert report.ok, report.human()
     # nasional, provinsi, kabupaten, kecamatan, 2 desa, for PPWP and DPD; 2 TPS (PPWP JSON).
     assert (recount.regions_checked, recount.tps_checked) == (12, 2)
+    assert (report.totals_compared, report.tps_compared) == (12, 2)
     assert report.photos_fetched == 4
     assert recount.dapil_totals()[("DPD-17", "DPD")]["pengguna_total_j"] == 89
     values = recount.tps_values()

@@ -11,13 +11,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select
 
-from services.tally.review.kpps import review_bytes
+from services.tally.review.kpps import dispute_bytes, review_bytes
 from shared.auth import Role
 from shared.db.engine import Database
 from shared.db.tables import Acceptance, AuditEvent, Device
 from shared.signing import sign
 from tests.integration.tally.conftest import add_official, login
-from tests.integration.tally.seed import ensure_device, ppwp_votes, read, submit
+from tests.integration.tally.seed import accept, ensure_device, ppwp_votes, read, submit
 
 TPS = "1708042001001"
 DESA = "17.08.04.2001"
@@ -80,9 +80,13 @@ async def test_two_officials_at_once_one_wins_the_other_gets_409(
         return tally_client.post(
             f"{PAGE_URL}/review",
             headers=auth,
-            json={"submission_id": sid, "values": {"100025": value}, "reason": "fix",
-                  "expected_revision": 0},
-        )  # fmt: skip
+            json={
+                "submission_id": sid,
+                "values": {"100025": value},
+                "reason": "fix",
+                "expected_revision": 0,
+            },
+        )
 
     results = await asyncio.gather(post(a, 62), post(b, 63))
     statuses = sorted(r.status_code for r in results)
@@ -143,12 +147,23 @@ async def test_kpps_device_confirms_its_own_page(
 
     def signed(revision: int, reason: str | None, tps: str = TPS) -> dict[str, object]:
         message = review_bytes(
-            device_id="kpps-1", tps=tps, contest="PPWP", page=2, submission_id=sid,
-            revision=revision, values=values, reason=reason,
-        )  # fmt: skip
-        return {"device_id": "kpps-1", "submission_id": sid, "values": values,
-                "reason": reason, "expected_revision": revision,
-                "signature": sign(key, message)}  # fmt: skip
+            device_id="kpps-1",
+            tps=tps,
+            contest="PPWP",
+            page=2,
+            submission_id=sid,
+            revision=revision,
+            values=values,
+            reason=reason,
+        )
+        return {
+            "device_id": "kpps-1",
+            "submission_id": sid,
+            "values": values,
+            "reason": reason,
+            "expected_revision": revision,
+            "signature": sign(key, message),
+        }
 
     url = f"/api/v1/kpps/pages/{TPS}/PPWP/2/review"
     forged = {**signed(0, "X read as 5"), "values": {"100025": 63}}
@@ -163,3 +178,65 @@ async def test_kpps_device_confirms_its_own_page(
         f"/api/v1/kpps/pages/{other}/PPWP/2/review", json=signed(1, "x", tps=other)
     )
     assert res.status_code == 403
+
+
+async def test_kpps_dispute_sends_an_accepted_page_back_to_the_officials(
+    tally_db: Database, tally_client: httpx.AsyncClient
+) -> None:
+    key = Ed25519PrivateKey.generate()
+    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    async with tally_db.transaction() as session:
+        session.add(Device(id="kpps-2", tps_code=TPS, public_key=public, label="kpps"))
+    sid, _ = await submit(tally_db, TPS, "PPWP", 2)
+    await accept(tally_db, sid, ppwp_votes(60, 20, 10))  # auto-accepted: 60 should be 62
+
+    def signed(revision: int) -> dict[str, object]:
+        message = dispute_bytes(
+            device_id="kpps-2",
+            tps=TPS,
+            contest="PPWP",
+            page=2,
+            submission_id=sid,
+            revision=revision,
+            fields=["100025"],
+            reason="kami menulis 62",
+        )
+        return {
+            "device_id": "kpps-2",
+            "submission_id": sid,
+            "expected_revision": revision,
+            "fields": ["100025"],
+            "reason": "kami menulis 62",
+            "signature": sign(key, message),
+        }
+
+    url = f"/api/v1/kpps/pages/{TPS}/PPWP/2/dispute"
+    assert (await tally_client.post(url, json=signed(0))).status_code == 409  # stale revision
+    first = await tally_client.post(url, json=signed(1))
+    assert first.status_code == 200, first.text
+    again = await tally_client.post(url, json=signed(1))  # a retry records nothing new
+    assert again.json()["event_id"] == first.json()["event_id"]
+
+    await add_official(tally_db, "pps-a", Role.PPS, DESA)
+    auth = await login(tally_client, "pps-a")
+    queue = (await tally_client.get("/api/v1/review/queue", headers=auth)).json()
+    assert [(d["tps"], d["page"], d["reason"]) for d in queue["disputes"]] == [
+        (TPS, 2, "kami menulis 62")
+    ]
+    anomalies = (await tally_client.get("/api/v1/regions/17.08/anomalies")).json()["items"]
+    assert [a["kind"] for a in anomalies] == ["kpps_dispute"]
+
+    fixed = await tally_client.post(
+        f"{PAGE_URL}/review",
+        headers=auth,
+        json={
+            "submission_id": sid,
+            "values": {"100025": 62, "suara_sah": 92, "suara_total": 92},
+            "reason": "sesuai sanggahan KPPS",
+            "expected_revision": 1,
+        },
+    )
+    assert fixed.status_code == 200, fixed.text
+    queue = (await tally_client.get("/api/v1/review/queue", headers=auth)).json()
+    assert queue["disputes"] == []
+    assert (await tally_client.get(PAGE_URL)).json()["open_disputes"] == []

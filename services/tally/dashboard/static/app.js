@@ -132,7 +132,11 @@ function pageSection(tps, contest, p) {
     .map((h) => `<li>r${h.revision} ${esc(h.source)} — ${esc(h.actor)} — ${esc(h.created_at_local)}
       ${h.reason ? `— “${esc(h.reason)}”` : ""} ${h.counted ? "" : "(tidak dihitung / not counted)"}</li>`)
     .join("");
-  return `<section class="page" data-page="${p.page}">
+  const disputes = (p.open_disputes || [])
+    .map((d) => `<p class="anomaly dispute">KPPS menyanggah / KPPS disputes (r${d.revision},
+      ${esc(d.created_at_local)}): “${esc(d.reason)}” ${d.fields.map(esc).join(", ")}</p>`)
+    .join("");
+  return `<section class="page" data-page="${p.page}">${disputes}
     <h4>Halaman / Page ${p.page} — revisi / revision <span class="revision">${p.revision}</span>,
       foto versi / photo version ${sub.version}, ${esc(sub.received_at_local)}</h4>
     <div class="grid">
@@ -204,8 +208,14 @@ async function showQueue() {
     .map((i) => `<li><a href="#/tps/${i.tps}">${i.tps} ${esc(i.contest)} hal./p. ${i.page}</a>
       — ${esc(i.received_at_local)} — ${i.failing.map((f) => esc(f.field)).join(", ")}</li>`)
     .join("");
+  const disputes = queue.disputes
+    .map((d) => `<li class="anomaly"><a href="#/tps/${d.tps}">${d.tps} ${esc(d.contest)} hal./p. ${d.page}</a>
+      — KPPS: “${esc(d.reason)}” — ${esc(d.created_at_local)}</li>`)
+    .join("");
   $("#view").innerHTML = `<h2>Antrean pemeriksaan / Review queue — ${esc(queue.region)}</h2>
-    <ul id="queue">${items || "<li>Kosong / Empty</li>"}</ul>`;
+    <ul id="queue">${items || "<li>Kosong / Empty</li>"}</ul>
+    <h3>Sanggahan KPPS / KPPS disputes</h3>
+    <ul id="disputes">${disputes || "<li>Tidak ada / None</li>"}</ul>`;
 }
 
 function renderWho() {

@@ -1,4 +1,4 @@
-"""tally: acceptances, per-TPS counted values, running totals, officials
+"""tally: acceptances, per-TPS counted values, running totals, KPPS disputes, officials
 
 Revision ID: 0003
 Revises: 0002
@@ -83,6 +83,30 @@ def upgrade() -> None:
     )
 
     op.create_table(
+        "disputes",
+        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("tps_code", sa.String(length=13), nullable=False),
+        sa.Column("contest", sa.String(length=16), nullable=False),
+        sa.Column("page", sa.SmallInteger(), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("submission_id", sa.String(length=36), nullable=False),
+        sa.Column("device_id", sa.String(length=36), nullable=False),
+        sa.Column("fields", Json, nullable=False),
+        sa.Column("reason", sa.String(length=500), nullable=False),
+        sa.Column("event_id", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", UTC, nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_disputes")),
+        sa.UniqueConstraint(
+            "tps_code",
+            "contest",
+            "page",
+            "revision",
+            "device_id",
+            name=op.f("uq_disputes_tps_code_contest_page_revision_device_id"),
+        ),
+    )
+
+    op.create_table(
         "officials",
         sa.Column("username", sa.String(length=120), nullable=False),
         sa.Column("password_hash", sa.String(length=200), nullable=False),
@@ -96,6 +120,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("officials")
+    op.drop_table("disputes")
     op.drop_table("tally_totals")
     with op.batch_alter_table("tally_tps", schema=None) as batch_op:
         batch_op.drop_index("ix_tally_tps_contest_anomalies")

@@ -112,8 +112,10 @@ def test_citations_that_do_not_hold(entries: list[dict[str, Any]], found: str) -
 
 
 def test_a_correction_with_nothing_before_it() -> None:
-    recount = run(photo(1), accepted(1, 1, {"100025": 5}, kind="correction"))
-    assert checks(recount) == ["correction-cites-nothing"]
+    recount = run(accepted(1, 1, {"100025": 5}, kind="correction"))
+    assert checks(recount) == ["acceptance-without-photo", "correction-cites-nothing"]
+    # Numbers typed from the photo when the machine read nothing: the photo is what it cites.
+    assert checks(run(photo(1), accepted(1, 1, {"100025": 5}, kind="correction"))) == []
     # A first review cites the machine's reading instead; it must be in the log.
     recount = run(photo(1), accepted(1, 1, {"100025": 5}, kind="correction", reading=7))
     assert checks(recount) == ["unknown-reading"]
