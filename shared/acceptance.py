@@ -172,6 +172,14 @@ def _validate(contest: str, tps_code: str, page: int, values: Mapping[str, Any])
             f"values must be non-negative integers: {bad}",
             f"Nilai harus bilangan bulat tidak negatif: {', '.join(bad)}",
         )
+    # A reason lets an official publish a number the form's arithmetic contradicts (the form
+    # may really say so), but never one the form cannot hold: three boxes write at most 999.
+    too_big = sorted(k for k, v in values.items() if v > 10 ** defn.field(k).boxes - 1)
+    if too_big:
+        raise Unprocessable(
+            f"more than the form's boxes can hold: {too_big}",
+            f"Melebihi angka yang dapat ditulis di kotak formulir: {', '.join(too_big)}",
+        )
 
 
 def dialect_of(session: AsyncSession) -> str:

@@ -141,6 +141,8 @@ class LogRecount:
             self._reading(entry)
         elif kind in ACCEPTANCE_KINDS:
             self._acceptance(index, entry)
+        elif kind == "dispute":
+            self._dispute(index, entry)
 
     def _flag(self, culprit: str, check: str, detail: str, index: int | None) -> None:
         self.problems.append(Finding(culprit, check, detail, index))
@@ -213,13 +215,19 @@ class LogRecount:
     def _check_supersedes(
         self, entry: dict[str, Any], page: _Page, culprit: str, where: str, index: int
     ) -> None:
-        cited = entry.get("supersedes")
+        self._check_cites(entry.get("supersedes"), page, culprit, where, index, "supersedes")
+
+    def _check_cites(
+        self, cited: Any, page: _Page, culprit: str, where: str, index: int, name: str
+    ) -> None:
+        """`cited` (an acceptance's `supersedes`, a dispute's `disputes`) must name the page's
+        counted acceptance, and be None when the page has none."""
         if page.acceptances == 0:
             if cited is not None:
-                self._flag(culprit, "supersedes-nothing", f"{where}: cites {cited} first", index)
+                self._flag(culprit, f"{name}-nothing", f"{where}: cites {cited} first", index)
             return
         if type(cited) is not int:
-            self._flag(culprit, "supersedes-missing", f"{where}: cites no earlier one", index)
+            self._flag(culprit, f"{name}-missing", f"{where}: cites no earlier one", index)
             return
         counted = page.counted
         assert counted is not None  # acceptances > 0 and the first always counts
@@ -229,7 +237,7 @@ class LogRecount:
             known = self._cited.get(cited)
             if known is not None and known != counted.index:
                 self._flag(
-                    culprit, "supersedes-mismatch", f"{where}: {cited} names entry {known}", index
+                    culprit, f"{name}-mismatch", f"{where}: {cited} names entry {known}", index
                 )
                 return
             counted.event_id = cited
@@ -237,11 +245,29 @@ class LogRecount:
         elif counted.event_id != cited:
             self._flag(
                 culprit,
-                "supersedes-mismatch",
+                f"{name}-mismatch",
                 f"{where}: cites {cited}, the counted acceptance (entry {counted.index}) "
                 f"was cited as {counted.event_id}",
                 index,
             )
+
+    def _dispute(self, index: int, entry: dict[str, Any]) -> None:
+        """A KPPS disputes the page as it stands: at its current revision, citing what counts
+        (`services/tally/review/kpps.py`). It changes no number."""
+        key, revision = self._key(entry), entry.get("revision")
+        if key is None or type(revision) is not int:
+            self._flag("log", "malformed-dispute", "missing or bad field", index)
+            return
+        page = self.pages[key]
+        culprit, where = f"tps:{key[0]}", f"{key[1]} page {key[2]}"
+        if revision != page.acceptances:
+            self._flag(
+                culprit,
+                "dispute-revision",
+                f"{where}: disputes revision {revision} after {page.acceptances} acceptances",
+                index,
+            )
+        self._check_cites(entry.get("disputes"), page, culprit, where, index, "disputes")
 
     def _check_correction(
         self, entry: dict[str, Any], page: _Page, culprit: str, where: str, index: int

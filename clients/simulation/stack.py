@@ -64,7 +64,10 @@ def running_stack(
     password: str = "",
 ) -> Iterator[Stack]:
     """Everything started, migrated, loaded and ready; stopped again on exit."""
-    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="sirekap-sim-") as tmp:
+    with (
+        ExitStack() as stack,
+        tempfile.TemporaryDirectory(prefix="sirekap-sim-", ignore_cleanup_errors=True) as tmp,
+    ):
         data = Path(tmp)
         env = {
             **os.environ,
@@ -72,6 +75,11 @@ def running_stack(
             "SIREKAP_AUTH_SECRET": secrets.token_urlsafe(48),
             "SIREKAP_ENVIRONMENT": "development",
             "OMP_THREAD_LIMIT": "1",
+            # Every simulated phone and official shares 127.0.0.1, where a real day spreads
+            # them over thousands of addresses: the per-address enrolment limit would only
+            # measure that artefact. Per-device limits stay on.
+            "SIREKAP_RATE_ENROL_ADDRESS_BURST": "0",
+            "SIREKAP_RATE_UPLOAD_ADDRESS_BURST": "0",
         }
         if kind == "embedded":
             env["SIREKAP_DATABASE_URL"] = f"sqlite+aiosqlite:///{data / 'sirekap.db'}"

@@ -73,20 +73,20 @@ async def read_body(request: Request, limit: int, *, keep_partial: bool = False)
     stream = request.stream()
     try:
         while True:
-            wait = min(idle_s, deadline - loop.time())
+            left = deadline - loop.time()
             try:
-                if wait <= 0:
+                if left <= 0:
                     raise TimeoutError
-                async with asyncio.timeout(wait):  # no task per chunk, unlike wait_for
+                async with asyncio.timeout(min(idle_s, left)):  # no task per chunk (wait_for)
                     chunk = await anext(stream)
             except StopAsyncIteration:
                 break
             except TimeoutError:
                 if keep_partial:
                     return ReadResult(buffer, digest.hexdigest(), complete=False)
+                why = f"no byte for {idle_s:g} s" if left > idle_s else f"over {total_s:g} s"
                 raise RequestTimeout(
-                    f"the body stalled after {len(buffer):,} bytes "
-                    f"(idle limit {idle_s:g} s, total {total_s:g} s)"
+                    f"the body arrived too slowly: {why}, after {len(buffer):,} bytes"
                 ) from None
             if len(buffer) + len(chunk) > limit:
                 raise too_large(limit)

@@ -29,6 +29,7 @@ from services.tally.results.hot import HotReads
 from services.tally.review import endpoints as review_endpoints
 from services.tally.state import TallyState
 from shared.db.engine import database_from_settings
+from shared.ratelimit import Limits, install_rate_limits, sign_in_routes
 from shared.settings import Settings, get_settings
 from shared.storage import open_store
 from shared.web import install_error_handlers, install_request_ids
@@ -92,6 +93,9 @@ def create_app(settings: Settings | None = None, *, run_sequencer: bool = True) 
     )
     install_error_handlers(app)
     install_request_ids(app)
+    # Password sign-in is the one endpoint that guards a secret: per-address token bucket,
+    # the same rule as device enrolment (60 at once, then 30 a minute).
+    install_rate_limits(app, sign_in_routes(Limits.from_settings(settings)))
     for router in (
         auth_endpoints.router,
         results_endpoints.router,

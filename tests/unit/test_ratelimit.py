@@ -80,3 +80,32 @@ def test_the_device_comes_from_the_header_or_tus_metadata() -> None:
     assert device_of(_scope([(b"upload-metadata", b"device !!notbase64")])) is None
     assert device_of(_scope([])) is None
     assert address_of(_scope([])) == "10.1.2.3"
+
+
+async def test_the_middleware_answers_429_json_with_retry_after() -> None:
+    """On a bare app with the sign-in rule the tally can adopt: over budget → 429 JSON."""
+    import httpx
+    from fastapi import FastAPI
+
+    from shared.ratelimit import Limits, install_rate_limits, sign_in_routes
+    from shared.settings import Settings
+
+    app = FastAPI()
+
+    @app.post("/api/v1/auth/login")
+    async def login() -> dict[str, str]:
+        return {"token": "t"}
+
+    limits = Limits.from_settings(
+        Settings(rate_enrol_address_burst=2, rate_enrol_address_per_min=1)
+    )
+    install_rate_limits(app, sign_in_routes(limits), MemoryBuckets(Clock()))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        statuses = [(await http.post("/api/v1/auth/login")).status_code for _ in range(2)]
+        refused = await http.post("/api/v1/auth/login")
+    assert statuses == [200, 200]
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "60"
+    body = refused.json()
+    assert body["error"] == "TooManyRequests" and body["detail"] and body["detail_id"]

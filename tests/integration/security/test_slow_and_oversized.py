@@ -24,11 +24,12 @@ from services.ingest.app import create_app
 from shared.db.migrate import upgrade
 from shared.settings import Settings
 from tests.integration.ingest.conftest import TPS
-from tests.integration.security.conftest import single_upload_request
+from tests.integration.security.conftest import signed_claim, single_upload_request, tus_metadata
 from tests.support.live import LiveIngest, free_port, run_sync
 from tests.support.photos import make_jpeg
 
 IDLE_S = 0.5  # the body idle deadline under test; the socket waits far longer than this
+TOTAL_S = 2.0  # the whole-body deadline under test
 SOCKET_WAIT_S = 10.0
 
 
@@ -63,6 +64,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         database_url=url,
         auth_secret="t" * 32,
         body_idle_timeout_s=IDLE_S,
+        body_total_timeout_s=TOTAL_S,
     )
     port = free_port()
     config = uvicorn.Config(
@@ -196,34 +198,31 @@ def test_a_body_shorter_than_declared_that_stalls_gets_408_json(live: Live) -> N
     before = live.footprint()
     response = exchange(live.port, upload_head(live, photo, len(photo)), photo[:5000])
     body = json_refusal(response, 408)
-    assert b"RequestTimeout" in body
+    assert b"RequestTimeout" in body and b"no byte for 0.5 s" in body
     assert live.footprint() == before
 
 
-def test_a_trickling_body_is_cut_off(live: Live) -> None:
+def test_a_trickling_body_is_cut_off_by_the_total_deadline(live: Live) -> None:
+    """A byte at a time, each well inside the idle deadline: only the total one can stop it."""
     photo = make_jpeg(13)
     before = live.footprint()
+    received = b""
     with socket.create_connection(("127.0.0.1", live.port)) as conn:
-        conn.settimeout(SOCKET_WAIT_S)
         conn.sendall(upload_head(live, photo, len(photo)))
-        received = b""
-        for i in range(200):  # a byte at a time, each gap longer than the idle deadline
+        conn.settimeout(IDLE_S / 5)
+        for i in range(len(photo)):  # ends long before: the server answers and closes
             try:
                 conn.sendall(photo[i : i + 1])
+                received += conn.recv(65536)
+            except TimeoutError:
+                continue
             except OSError:
                 break
-            time.sleep(IDLE_S * 1.5)
-            conn.setblocking(False)
-            try:
-                received += conn.recv(65536)
-            except BlockingIOError:
-                pass
-            finally:
-                conn.setblocking(True)
-                conn.settimeout(SOCKET_WAIT_S)
-            if received:
+            if b"\r\n\r\n" in received and _complete(received):
                 break
-    json_refusal(received, 408)
+    assert received, "the server never answered"
+    body = json_refusal(received, 408)
+    assert b"over 2 s" in body
     assert live.footprint() == before
 
 
@@ -235,3 +234,31 @@ def test_an_idle_keep_alive_connection_is_closed_by_the_server(live: Live) -> No
         while chunk := conn.recv(65536):  # b"" once the server closes; TimeoutError if never
             received += chunk
     assert status_of(received) == 200
+
+
+def test_a_stalled_tus_patch_keeps_what_arrived(live: Live) -> None:
+    """A resumable upload that stalls is not refused: the bytes that came are kept, as on a
+    dropped link, and the answer says where to resume."""
+    photo = make_jpeg(14)
+    claim, signature = signed_claim(live.profile, photo)
+    create = (
+        "POST /v1/tus HTTP/1.1\r\nHost: ingest\r\nTus-Resumable: 1.0.0\r\n"
+        f"Upload-Length: {len(photo)}\r\nUpload-Metadata: {tus_metadata(claim, signature)}\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+    created = exchange(live.port, create)
+    assert status_of(created) == 201, created[:300]
+    location = next(
+        line.split(b":", 1)[1].strip().decode()
+        for line in created.split(b"\r\n")
+        if line.lower().startswith(b"location:")
+    )
+    path = "/" + location.split("/", 3)[3]
+    patch_head = (
+        f"PATCH {path} HTTP/1.1\r\nHost: ingest\r\nTus-Resumable: 1.0.0\r\n"
+        "Upload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\n"
+        f"Content-Length: {len(photo)}\r\n\r\n"
+    ).encode()
+    answer = exchange(live.port, patch_head, photo[:20_000])
+    assert status_of(answer) == 204, answer[:300]
+    assert b"upload-offset: 20000" in answer.lower()

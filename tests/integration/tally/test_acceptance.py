@@ -105,3 +105,11 @@ async def test_dapil_totals_follow_the_tps(tally_db: Database) -> None:
     assert (await totals(tally_db, "DPD-17", "DPD"))["dpd_03"] == 1
     report = await recompute(tally_db)
     assert report.equal and report.scopes == 6
+
+
+async def test_no_reason_publishes_a_number_the_form_cannot_hold(tally_db: Database) -> None:
+    sid, _ = await submit(tally_db, TPS_A, "PPWP", 2)
+    huge = {**ppwp_votes(62, 20, 10), "100025": 1000}  # four digits in three boxes
+    with pytest.raises(Unprocessable, match="boxes"):
+        await accept(tally_db, sid, huge, source="corrected", reason="trust me")
+    await accept(tally_db, sid, {**huge, "100025": 999}, source="corrected", reason="as written")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,12 +12,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select
 
+from services.tally.app import create_app
 from services.tally.review.kpps import dispute_bytes, review_bytes
 from shared.auth import Role
 from shared.db.engine import Database
 from shared.db.tables import Acceptance, AuditEvent, Device
+from shared.settings import Settings
 from shared.signing import sign
-from tests.integration.tally.conftest import add_official, login
+from tests.integration.tally.conftest import AUTH_SECRET, add_official, login
 from tests.integration.tally.seed import accept, ensure_device, ppwp_votes, read, submit
 
 TPS = "1708042001001"
@@ -240,3 +243,28 @@ async def test_kpps_dispute_sends_an_accepted_page_back_to_the_officials(
     queue = (await tally_client.get("/api/v1/review/queue", headers=auth)).json()
     assert queue["disputes"] == []
     assert (await tally_client.get(PAGE_URL)).json()["open_disputes"] == []
+
+
+async def test_password_sign_in_is_rate_limited_per_address(
+    tally_db: Database, tally_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(
+        environment="test",
+        database_url=tally_url,
+        data_dir=tmp_path,
+        auth_secret=AUTH_SECRET,
+        rate_enrol_address_burst=2,
+        rate_enrol_address_per_min=1,
+    )
+    app = create_app(settings, run_sequencer=False)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://tally") as client:
+            guesses = [
+                await client.post(
+                    "/api/v1/auth/login", json={"username": "kpu", "password": f"guess {n}"}
+                )
+                for n in range(3)
+            ]
+    assert [g.status_code for g in guesses] == [401, 401, 429]
+    assert int(guesses[-1].headers["retry-after"]) > 0

@@ -134,6 +134,28 @@ def test_one_database_id_names_one_entry() -> None:
     assert checks(recount) == ["supersedes-mismatch"]
 
 
+def dispute(revision: int, disputes: int | None) -> dict[str, Any]:
+    return {
+        "kind": "dispute",
+        "tps": TPS,
+        "contest": "PPWP",
+        "page": 2,
+        "revision": revision,
+        "disputes": disputes,
+    }
+
+
+def test_disputes_cite_the_page_as_it_stands() -> None:
+    one = [photo(1), accepted(1, 1, {"a": 1})]
+    assert checks(run(photo(1), dispute(0, None))) == []
+    assert checks(run(*one, dispute(1, 10), accepted(1, 2, {"a": 2}, supersedes=10))) == []
+    assert checks(run(*one, dispute(2, 10))) == ["dispute-revision"]
+    assert checks(run(*one, dispute(1, None))) == ["disputes-missing"]
+    assert checks(run(*one, dispute(1, 10), accepted(1, 2, {"a": 2}, supersedes=11))) == [
+        "supersedes-mismatch"
+    ]
+
+
 def test_paths() -> None:
     assert sirekap_path("00") == "/pemilu/hhcw/ppwp.json"
     assert sirekap_path("17.08.04.2001") == "/pemilu/hhcw/ppwp/17/1708/170804/1708042001.json"
