@@ -233,3 +233,54 @@ class HeaderLimitMiddleware:
 
 def install_header_limits(app: FastAPI) -> None:
     app.add_middleware(HeaderLimitMiddleware)
+
+
+# JSON bodies here are a few hundred bytes (an enrolment, a correction with a 500-character
+# reason); FastAPI would otherwise buffer any size before validating, and uvicorn sets no cap.
+MAX_JSON_BODY_BYTES = 64 * 1024
+
+
+class BodyLimitMiddleware:
+    """Refuses a body over `limit` with 413 JSON, by Content-Length or while it streams, except
+    under `exempt` path prefixes (photo uploads, which enforce their own larger limit)."""
+
+    def __init__(self, app: ASGIApp, *, limit: int, exempt: tuple[str, ...] = ()) -> None:
+        self.app = app
+        self.limit = limit
+        self.exempt = exempt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(self.exempt):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or ()).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            REFUSALS.labels("PayloadTooLarge").inc()
+            await self._too_large()(scope, receive, send)
+            return
+        seen = 0
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:  # chunked, or more than declared: FastAPI re-raises it
+                    raise StarletteHTTPException(413, f"the body exceeds {self.limit:,} bytes")
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+    def _too_large(self) -> JSONResponse:
+        return error_response(
+            413,
+            "PayloadTooLarge",
+            f"the body exceeds {self.limit:,} bytes",
+            "Isi permintaan terlalu besar.",
+        )
+
+
+def install_body_limit(
+    app: FastAPI, limit: int = MAX_JSON_BODY_BYTES, exempt: tuple[str, ...] = ()
+) -> None:
+    app.add_middleware(BodyLimitMiddleware, limit=limit, exempt=exempt)

@@ -6,31 +6,37 @@ by default. It reads nothing but log entries:
 - photo entries (`kind` "photo": TPS, contest, page, `version`, `sha256`);
 - reading entries (`kind` "reading": the `reading` id the acceptances cite);
 - acceptance entries (`kind` "acceptance", "confirmation", "correction"; written by
-  `shared.acceptance.accept_page`): the page's accepted `values`, the `submission_version` of
-  the photo they read, their `revision`, the `supersedes` they cite and the `changes` they make.
+  `shared.acceptance`): the page's accepted `values`, the `submission_version` of the photo
+  they read, their `revision`, the `supersedes` they cite and the `changes` they make;
+- dispute entries (`kind` "dispute", `services/tally/review/kpps.py`): the revision disputed.
 
 Per (TPS, contest, page) the value that counts is the acceptance with the highest submission
 version, the latest in log order among equals: the rule of `shared.acceptance` and
 `services.tally.results.recompute`. Sums go up TPS → desa → kecamatan → kabupaten → provinsi →
-nasional (codes derived from the 13-digit TPS code), with `_tps` counting the TPS that have at
-least one counted page, and are compared with:
+nasional (codes derived from the 13-digit TPS code) and per dapil, with `_tps` counting the TPS
+that have at least one counted page, and are compared with:
 
 - `GET /api/v1/regions/{dotted code}/totals?contest=C`: `totals` and `progress.reported`;
+- `GET /api/v1/regions/{dotted code}?contest=C`: each child's (region's or TPS's) numbers;
+- `GET /api/v1/dapil/{dapil}?contest=C` for every contest but PPWP;
 - for PPWP, Sirekap's public JSON: each region's `chart` and `progres`, the `table` of its
   children (which also shows a child that the log knows nothing about), and each TPS's
   `chart`, `administrasi`, `status_*` and `images` (the photo of the counted version).
 
-A difference is reported against the region (`region:<dotted code>`) or the TPS
-(`tps:<13-digit code>`) whose published numbers differ. The citations are checked on the way:
-every acceptance cites a photo entry of its TPS, contest and page (by version) and any reading
-it names; its revision follows the page's previous acceptances with none missing; `supersedes`
-is set exactly when an earlier acceptance of the page exists and names the one that counted;
-a correction's old values are the ones that counted; the `counted` flag follows the rule above.
+A difference is reported against the region (`region:<dotted code>`), the TPS
+(`tps:<13-digit code>`) or the dapil (`dapil:<code>`) whose published numbers differ. The
+citations are checked on the way: every acceptance cites a photo entry of its TPS, contest and
+page (by version) and any reading it names; its revision follows the page's previous
+acceptances with none missing; `supersedes` is set exactly when an earlier acceptance of the
+page exists and names the one that counted; a correction's old values are the ones that
+counted; the `counted` flag follows the rule above; a dispute names the current revision.
+See docs/audit-log.md for the list of checks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -360,6 +366,7 @@ class LogRecount:
             jobs.append(self._job(self._api_dapil, client, sink, dapil, contest, expected))
         for tps in sorted({t for t, c in tps_values if c == PPWP}):
             jobs.append(self._job(self._sirekap_tps, client, sink, tps, tps_values))
+        jobs.append(self._job(self._export, client, sink, tps_values))
         pending = iter(jobs)
 
         async def worker() -> None:  # a few workers share one iterator: bounded in flight
@@ -489,6 +496,71 @@ class LogRecount:
                     culprit,
                     "total-mismatch",
                     f"{contest} {key}: published {got}, recounted from the log {want}",
+                )
+
+    async def _export(
+        self,
+        client: LogClient,
+        report: Report,
+        tps_values: dict[tuple[str, str], dict[str, int]],
+    ) -> None:
+        """The bulk export holds every field of every TPS and contest, each page's revision and
+        the database id of the acceptance that counts: all of it must match the log."""
+        url = "/api/v1/export/results.jsonl"
+        seen: set[tuple[str, str]] = set()
+        try:
+            async with client.http.stream("GET", url) as r:
+                if r.status_code != 200:
+                    report.add("tally", "totals-unavailable", f"{url}: HTTP {r.status_code}")
+                    return
+                async for line in r.aiter_lines():
+                    if line.strip():
+                        self._export_row(report, line, tps_values, seen)
+        except httpx.HTTPError as exc:
+            report.add("tally", "totals-unavailable", f"{url}: {exc}")
+            return
+        for tps, contest in sorted(set(tps_values) - seen):
+            report.add(
+                f"tps:{tps}", "export-missing", f"{contest}: counted in the log, not exported"
+            )
+
+    def _export_row(
+        self,
+        report: Report,
+        line: str,
+        tps_values: dict[tuple[str, str], dict[str, int]],
+        seen: set[tuple[str, str]],
+    ) -> None:
+        try:
+            row = json.loads(line)
+            tps, contest = str(row["tps"]), str(row["contest"])
+            values = {str(k): v for k, v in dict(row["values"]).items()}
+            pages = {int(p): dict(e) for p, e in dict(row.get("pages") or {}).items()}
+        except (ValueError, KeyError, TypeError) as exc:
+            report.add("tally", "export-unreadable", f"{line[:80]}: {exc}")
+            return
+        seen.add((tps, contest))
+        culprit = f"tps:{tps}"
+        want = tps_values.get((tps, contest), {})
+        if values != want:
+            report.add(culprit, "export-mismatch", f"{contest}: {_diff('values', values, want)}")
+        for number, entry in sorted(pages.items()):
+            page = self.pages.get((tps, contest, number))
+            logged = page.acceptances if page is not None else 0
+            if entry.get("revision") != logged:
+                report.add(
+                    culprit,
+                    "export-mismatch",
+                    f"{contest} page {number}: revision {entry.get('revision')}, "
+                    f"{logged} acceptances logged",
+                )
+            counted = page.counted if page is not None else None
+            if counted is not None and counted.event_id not in (None, entry.get("event_id")):
+                report.add(
+                    culprit,
+                    "export-mismatch",
+                    f"{contest} page {number}: counts event {entry.get('event_id')}, the log's "
+                    f"citations name entry {counted.index} as {counted.event_id}",
                 )
 
     async def _sirekap_region(

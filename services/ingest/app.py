@@ -14,7 +14,12 @@ from shared.db.engine import database_from_settings
 from shared.ratelimit import install_ingest_rate_limits
 from shared.settings import Settings, get_settings
 from shared.storage import open_store
-from shared.web import install_error_handlers, install_header_limits, install_request_ids
+from shared.web import (
+    install_body_limit,
+    install_error_handlers,
+    install_header_limits,
+    install_request_ids,
+)
 
 
 def create_app(settings: Settings | None = None, *, bench_endpoints: bool = False) -> FastAPI:
@@ -38,6 +43,7 @@ def create_app(settings: Settings | None = None, *, bench_endpoints: bool = Fals
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_body_limit(app, exempt=("/v1/uploads", "/v1/tus", "/bench/"))  # photos: own limit
     install_ingest_rate_limits(app, settings)  # inside request ids: a 429 carries one too
     install_request_ids(app)
     install_header_limits(app)  # outermost: an oversized head is refused before anything

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import base64
 
+import httpx
 import pytest
+from fastapi import FastAPI
 
-from shared.ratelimit import MemoryBuckets, Rule, address_of, device_of
+from shared.ratelimit import (
+    Limits,
+    MemoryBuckets,
+    Rule,
+    address_of,
+    device_of,
+    install_rate_limits,
+    sign_in_routes,
+)
+from shared.settings import Settings
 
 
 class Clock:
@@ -84,12 +95,6 @@ def test_the_device_comes_from_the_header_or_tus_metadata() -> None:
 
 async def test_the_middleware_answers_429_json_with_retry_after() -> None:
     """On a bare app with the sign-in rule the tally can adopt: over budget → 429 JSON."""
-    import httpx
-    from fastapi import FastAPI
-
-    from shared.ratelimit import Limits, install_rate_limits, sign_in_routes
-    from shared.settings import Settings
-
     app = FastAPI()
 
     @app.post("/api/v1/auth/login")

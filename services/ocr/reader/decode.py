@@ -137,8 +137,11 @@ def confidence(
     """Approximate posterior of the chosen assignment against the alternatives it competes with.
 
     Alternatives: the runner-up consistent assignment, and, per field, "the true number is none
-    of its candidates". A field in an equality relation can only be something else if a related
-    field is wrong too, so its "other" weight is multiplied by the likeliest such second error.
+    of its candidates" (odds other / p). A field in an equality can only be something else if
+    a related field is wrong too, so that weight is multiplied by the likeliest such second
+    error (1 - p of the related field). An earlier version divided that by p as well; a field
+    corrected by the arithmetic (p ~ 0.01) then sank every neighbour's confidence and sent 45%
+    of right typical pages to review.
     """
     odds = math.exp(s2 - s1) if s2 is not None else 0.0
     in_eq: dict[str, set[str]] = {k: set() for k in fields}
@@ -148,10 +151,9 @@ def confidence(
                 in_eq[k].update(x for x in r.keys if x != k)
     chosen_p = {k: _prob_of(fields[k], values[k]) for k in fields}
     for k, f in fields.items():
-        p = max(chosen_p[k], 1e-12)
-        alt = f.other / p
+        alt = f.other / max(chosen_p[k], 1e-12)
         if in_eq[k]:
-            alt *= max((1.0 - chosen_p[g]) / max(chosen_p[g], 1e-12) for g in in_eq[k])
+            alt *= max(1.0 - chosen_p[g] for g in in_eq[k])
         odds += alt
     return 1.0 / (1.0 + odds)
 

@@ -31,7 +31,7 @@ from shared.db.tables.readings import ReadingOutcome
 from shared.forms.layout import Layout, layout
 
 # Failures no confidence can outweigh: the page goes to a person whatever the decoder says.
-HARD_RULES = frozenset({"outside", "unreadable", "identity"})
+HARD_RULES = frozenset({"outside", "unreadable", "identity", "corner"})
 
 
 @dataclass
@@ -72,9 +72,9 @@ def read_page(jpeg: bytes, claim: Claim, model: Classifier) -> PageReading:
         return _refuse(claim, ReadingOutcome.WRONG_FORM, reason, **detail)
     lay = layout(found.contest, claim.tps_code, found.page)
     printed = read_identity(photo.gray, found.homography, lay)
-    identity: list[Failing] = []
+    page_failing: list[Failing] = []
     if printed is None:
-        identity.append(Failing("", "identity", TPS_UNREADABLE.en, TPS_UNREADABLE.id))
+        page_failing.append(Failing("", "identity", TPS_UNREADABLE.en, TPS_UNREADABLE.id))
     else:
         detail["identity_source"] = printed.source
         shown = (printed.tps_code, printed.contest, printed.page)
@@ -87,10 +87,12 @@ def read_page(jpeg: bytes, claim: Claim, model: Classifier) -> PageReading:
                 return _refuse(claim, ReadingOutcome.WRONG_FORM, reason, **detail)
             # Tesseract misreads a digit now and then (0 as 6 on 2 of 9 hard photos): a person
             # compares the printed line instead of the KPPS being told to upload again.
-            identity.append(_identity_mismatch(" ".join(map(str, shown))))
+            page_failing.append(_identity_mismatch(" ".join(map(str, shown))))
+    if found.markers < len(lay.markers):
+        page_failing.append(_corner_missing(found.markers))
     extracted = extract_boxes(photo.gray, found, lay)
     probs = model.probs(extracted.batch())
-    return judge(claim, extracted, probs, model, identity, detail)
+    return judge(claim, extracted, probs, model, page_failing, detail)
 
 
 def extract_boxes(gray: Gray, found: Located, lay: Layout) -> BoxCrops:
@@ -229,6 +231,17 @@ def _field_failure(
             f"terbaca {fr.value} dengan keyakinan {fr.confidence:.3f}; kemungkinan lain: {alt}",
         )
     return None
+
+
+def _corner_missing(markers: int) -> Failing:
+    """Only the whole sheet is accepted automatically: a cut corner may hide a fold, a covering
+    hand or a second sheet, and the generator's "corner_cut" photos must never pass."""
+    return Failing(
+        "",
+        "corner",
+        f"only {markers} of the 4 corner markers are in the photo; check the numbers",
+        f"hanya {markers} dari 4 penanda sudut terlihat di foto; periksa angka-angkanya",
+    )
 
 
 def _identity_mismatch(seen: str) -> Failing:

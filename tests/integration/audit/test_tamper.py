@@ -285,7 +285,25 @@ async def test_a_tps_row_changed_in_the_database(count: Count) -> None:
         "sirekap-tps-mismatch",
         "sirekap-table-mismatch",
         "child-total-mismatch",
+        "export-mismatch",
     }
+
+
+async def test_a_field_no_chart_shows_changed_in_the_database(count: Count) -> None:
+    """Ballot papers received, of TPS B's DPD form: in no chart or summary, but in the bulk
+    export of every field, which the recount reads too."""
+    async with count.db.transaction() as session:
+        await session.execute(
+            text(
+                """UPDATE tally_tps
+                SET "values" = jsonb_set(CAST("values" AS jsonb), '{surat_suara_diterima}', '1')
+                WHERE tps_code = :tps AND contest = 'DPD'"""
+            ),
+            {"tps": TPS_B},
+        )
+    report = await count.audit()
+    assert culprits(report) == {f"tps:{TPS_B}"}, report.human()
+    assert checks_of(report, f"tps:{TPS_B}") == {"export-mismatch"}
 
 
 async def test_a_dapil_total_changed_in_the_database(count: Count) -> None:

@@ -16,7 +16,7 @@ from services.ocr import repository
 from services.ocr.reader.classifier import default_classifier
 from services.ocr.worker import Worker
 from shared.db.engine import Database
-from shared.db.tables import AuditEvent, JobStatus, OcrJob, Reading, Submission
+from shared.db.tables import Acceptance, AuditEvent, JobStatus, OcrJob, Reading, Submission
 from shared.forms.generate import generate_photo
 from shared.forms.truth import make_truth
 from shared.storage import LocalObjectStore
@@ -164,3 +164,24 @@ async def test_a_missing_photo_is_retried_not_lost(db: Database, store: LocalObj
     assert await _worker(db, store, "w1").run_once()
     readings, _, job, _ = await _counts(db, sid)
     assert (readings, job) == (0, JobStatus.QUEUED)
+
+
+async def test_an_auto_accepted_page_is_accepted_in_the_same_transaction(
+    db: Database, store: LocalObjectStore, photo: bytes
+) -> None:
+    sid = await add_submission(db, photo, page=2, store=store)
+    assert await _worker(db, store, "w1").run_once()
+    async with db.reading() as session:
+        reading = (
+            await session.execute(select(Reading).where(Reading.submission_id == sid))
+        ).scalar_one()
+        accepted = await session.scalar(
+            select(func.count()).select_from(Acceptance).where(Acceptance.submission_id == sid)
+        )
+        status = await session.scalar(select(Submission.status).where(Submission.id == sid))
+    # A clean photo of a page with six fields: read right and consistent, so counted at once.
+    assert reading.outcome == "auto_accepted"
+    assert (accepted, status) == (1, "accepted")
+    assert reading.failing == []
+    assert reading.model_sha256 == default_classifier().sha256
+    assert reading.event_id > 0

@@ -94,6 +94,7 @@ def test_a_tiny_photo_is_refused_as_too_small(model: Classifier, truth: Truth) -
     img = cv2.imdecode(
         np.frombuffer(_photo(truth, 2, difficulty="clean", seed=6), np.uint8), cv2.IMREAD_COLOR
     )
+    assert img is not None
     small = cv2.resize(img, None, fx=0.3, fy=0.3, interpolation=cv2.INTER_AREA)
     jpeg = cv2.imencode(".jpg", small)[1].tobytes()
     reading = read_page(jpeg, Claim(TPS, "PPWP", 2, DPT), model)
