@@ -133,7 +133,16 @@ def main() -> None:
     base = one_mib_jpeg()
 
     with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "SIREKAP_DATA_DIR": tmp, "SIREKAP_AUTH_SECRET": "b" * 32}
+        env = {
+            **os.environ,
+            "SIREKAP_DATA_DIR": tmp,
+            "SIREKAP_AUTH_SECRET": "b" * 32,
+            # 32 clients from one loopback address, hundreds of uploads each: the per-address
+            # and per-device limits would measure themselves, not the upload path.
+            "SIREKAP_RATE_UPLOAD_ADDRESS_BURST": "0",
+            "SIREKAP_RATE_UPLOAD_DEVICE_BURST": "0",
+            "SIREKAP_RATE_ENROL_ADDRESS_BURST": "0",
+        }
         if args.backend == "embedded":
             url = f"sqlite+aiosqlite:///{Path(tmp) / 'sirekap.db'}"
             env |= {"SIREKAP_DATABASE_URL": url, "SIREKAP_STORAGE": "local"}
