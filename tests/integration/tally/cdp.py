@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
+import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -69,7 +72,9 @@ class Page:
 
 @asynccontextmanager
 async def chromium_page() -> AsyncIterator[Page]:
-    with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
+    # Chromium's helper processes may still be writing to the profile for a moment after the
+    # browser exits; the profile is scratch, so a leftover file must not fail the test.
+    with tempfile.TemporaryDirectory(prefix="chromium-", ignore_cleanup_errors=True) as profile:
         proc = await asyncio.create_subprocess_exec(
             CHROMIUM,
             *FLAGS,
@@ -77,6 +82,7 @@ async def chromium_page() -> AsyncIterator[Page]:
             "about:blank",
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: stopped with its helpers below
         )
         try:
             port_file = Path(profile) / "DevToolsActivePort"
@@ -95,9 +101,15 @@ async def chromium_page() -> AsyncIterator[Page]:
                 await page.send("Runtime.enable")
                 yield page
         finally:
-            proc.terminate()
+            _signal_group(proc.pid, signal.SIGTERM)
             try:
                 await asyncio.wait_for(proc.wait(), timeout=10)
             except TimeoutError:
-                proc.kill()
+                _signal_group(proc.pid, signal.SIGKILL)
                 await proc.wait()
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    """Signal the browser we started and its helpers (their group id is the browser's pid)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)

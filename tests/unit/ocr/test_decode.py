@@ -111,3 +111,16 @@ def test_the_search_stops_at_its_node_limit() -> None:
     fields = {k: FieldCandidates(k, (1, 2, 3), (0.5, 0.3, 0.2), 0.0) for k in ("a_l", "a_p", "a_j")}
     result = decode(fields, RELATIONS[:1], max_nodes=2)
     assert not result.complete
+
+
+def test_an_officers_slip_is_not_silently_corrected() -> None:
+    # The boxes clearly say 5 + 3 = 9 (the officer's slip); 5 + 3 = 8 or 6 + 3 = 9 would be
+    # consistent but nobody wrote them. The decoder may propose one; it must not be confident.
+    fields = {
+        "a_l": FieldCandidates("a_l", (5, 6), (0.99, 0.005), 0.005),
+        "a_p": FieldCandidates("a_p", (3,), (0.995,), 0.005),
+        "a_j": FieldCandidates("a_j", (9, 8), (0.99, 0.005), 0.005),
+    }
+    result = decode(fields, RELATIONS[:1])
+    assert result.values is not None
+    assert result.confidence < 0.5

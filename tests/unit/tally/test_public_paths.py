@@ -29,3 +29,4 @@ def test_region_codes_normalise_to_dotted() -> None:
     assert normalise("1708042001") == "17.08.04.2001"
     assert normalise("17.08") == "17.08"
     assert normalise("0") == normalise("00") == "00"
+    assert normalise("1708042001003") == "1708042001003"  # a TPS is not its village
