@@ -32,7 +32,12 @@ from shared.db.engine import database_from_settings
 from shared.ratelimit import Limits, install_rate_limits, sign_in_routes
 from shared.settings import Settings, get_settings
 from shared.storage import open_store
-from shared.web import install_error_handlers, install_request_ids
+from shared.web import (
+    install_body_limit,
+    install_error_handlers,
+    install_header_limits,
+    install_request_ids,
+)
 
 log = logging.getLogger("sirekap.tally")
 
@@ -92,10 +97,12 @@ def create_app(settings: Settings | None = None, *, run_sequencer: bool = True) 
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_body_limit(app)  # reviews and sign-ins are small JSON; cosignatures smaller
     install_request_ids(app)
     # Password sign-in is the one endpoint that guards a secret: per-address token bucket,
     # the same rule as device enrolment (60 at once, then 30 a minute).
     install_rate_limits(app, sign_in_routes(Limits.from_settings(settings)))
+    install_header_limits(app)  # outermost: an oversized head is refused before anything
     for router in (
         auth_endpoints.router,
         results_endpoints.router,

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -45,3 +46,31 @@ def test_canonical_bytes_parse_back_and_are_stable(value: object) -> None:
     assert json.loads(encoded) == value
     assert canonical_json(json.loads(encoded)) == encoded
     assert b"\n" not in encoded  # entries can be served one per line
+
+
+_json_leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+    | st.text()
+    | st.floats(allow_nan=False, allow_infinity=False)
+)
+_json_values = st.recursive(
+    _json_leaves,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(_json_values)
+def test_fast_path_is_byte_identical_to_the_reference_encoder(value: object) -> None:
+    """The json.dumps fast path and the rfc8785 package agree on every value they both take."""
+    try:
+        reference = rfc8785.dumps(value)
+    except Exception:  # lone surrogates and the like: ours must refuse too
+        with pytest.raises(Exception):  # noqa: B017
+            canonical_json(value)
+        return
+    assert canonical_json(value) == reference

@@ -12,8 +12,8 @@ from services.ocr.train.run import choose_thresholds, train
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--pages", type=int, default=2400)
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--pages", type=int, default=1600)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--nets", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--threshold-pages", type=int, default=300)
