@@ -128,6 +128,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=["embedded", "postgres-s3"], default="embedded")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--uploads", type=int, default=640, help="uploads per measured run")
+    parser.add_argument("--workers", type=int, default=2, help="server processes (one per core)")
     args = parser.parse_args()
     per_client = max(args.uploads // args.clients, 1)
     base = one_mib_jpeg()
@@ -160,11 +161,7 @@ def main() -> None:
         tps, codes = asyncio.run(prepare(url, args.clients))
         port = free_port()
         server = subprocess.Popen(
-            [
-                sys.executable,
-                *(os.environ.get("BENCH_SERVER_CMD", "-m benchmarks.ingest_server").split()),
-                str(port),
-            ],
+            [sys.executable, "-m", "benchmarks.ingest_server", str(port), str(args.workers)],
             env=env,
         )
         stack.callback(server.wait, 10)
@@ -190,7 +187,7 @@ def main() -> None:
         figures = asyncio.run(measure())
 
     ratio = figures["uploads_per_s"] / figures["baseline_per_s"]
-    print(f"backend            {args.backend}")
+    print(f"backend            {args.backend}, {args.workers} server process(es)")
     print(f"clients            {args.clients} concurrent, {len(base) / MiB:.2f} MiB JPEGs")
     print(
         f"full path          {figures['uploads_per_s']:8.1f} uploads/s "
@@ -203,6 +200,7 @@ def main() -> None:
             "benchmark": "ingest",
             "backend": args.backend,
             "clients": args.clients,
+            "server_workers": args.workers,
             "uploads": figures["uploads"],
             "uploads_per_s": round(figures["uploads_per_s"], 1),
             "baseline_per_s": round(figures["baseline_per_s"], 1),

@@ -7,9 +7,10 @@ with "database is locked" when a read transaction tries to upgrade.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event
@@ -60,6 +61,7 @@ class Database:
     read_engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     read_sessions: async_sessionmaker[AsyncSession]
+    _sqlite_writer: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def is_sqlite(self) -> bool:
@@ -67,7 +69,16 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: committed on success, rolled back on any exception."""
+        """One unit of work: committed on success, rolled back on any exception.
+
+        On SQLite the writers of this process queue on an asyncio lock before BEGIN IMMEDIATE:
+        SQLite admits one writer at a time anyway, and its busy handler makes the others sleep
+        in steps of up to 100 ms, which with 32 concurrent uploads cut throughput by two thirds.
+        """
+        if self.is_sqlite:
+            async with self._sqlite_writer, self.sessions() as session, session.begin():
+                yield session
+            return
         async with self.sessions() as session, session.begin():
             yield session
 

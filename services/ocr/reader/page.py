@@ -16,7 +16,7 @@ from services.ocr.reader import boxes as box_crops
 from services.ocr.reader.classifier import Classifier
 from services.ocr.reader.decode import Decoded
 from services.ocr.reader.decode import decode as decode_form
-from services.ocr.reader.identity import read_identity
+from services.ocr.reader.identity import PrintedIdentity, read_identity
 from services.ocr.reader.locate import Located, locate
 from services.ocr.reader.numbers import FieldCandidates, field_candidates
 from services.ocr.reader.photo import Gray, check_quality, decode, preview
@@ -72,27 +72,35 @@ def read_page(jpeg: bytes, claim: Claim, model: Classifier) -> PageReading:
         return _refuse(claim, ReadingOutcome.WRONG_FORM, reason, **detail)
     lay = layout(found.contest, claim.tps_code, found.page)
     printed = read_identity(photo.gray, found.homography, lay)
-    page_failing: list[Failing] = []
-    if printed is None:
-        page_failing.append(Failing("", "identity", TPS_UNREADABLE.en, TPS_UNREADABLE.id))
-    else:
+    if printed is not None:
         detail["identity_source"] = printed.source
-        shown = (printed.tps_code, printed.contest, printed.page)
-        if shown != (claim.tps_code, claim.contest, claim.page):
-            if printed.source == "qr":  # error-corrected and exact: the sheet is another one
-                what = "tps" if printed.tps_code != claim.tps_code else "page"
-                seen = printed.tps_code if what == "tps" else f"{printed.contest} {printed.page}"
-                claimed = claim.tps_code if what == "tps" else str(claim.page)
-                reason = wrong_form(what, seen, claimed)
-                return _refuse(claim, ReadingOutcome.WRONG_FORM, reason, **detail)
-            # Tesseract misreads a digit now and then (0 as 6 on 2 of 9 hard photos): a person
-            # compares the printed line instead of the KPPS being told to upload again.
-            page_failing.append(_identity_mismatch(" ".join(map(str, shown))))
+    checked = _check_identity(printed, claim)
+    if isinstance(checked, Reason):
+        return _refuse(claim, ReadingOutcome.WRONG_FORM, checked, **detail)
+    page_failing = checked
     if found.markers < len(lay.markers):
         page_failing.append(_corner_missing(found.markers))
     extracted = extract_boxes(photo.gray, found, lay)
     probs = model.probs(extracted.batch())
     return judge(claim, extracted, probs, model, page_failing, detail)
+
+
+def _check_identity(printed: PrintedIdentity | None, claim: Claim) -> Reason | list[Failing]:
+    """A wrong-form reason when the QR code names another sheet; else the identity doubts a
+    person must clear (nothing readable, or a printed line that disagrees)."""
+    if printed is None:
+        return [Failing("", "identity", TPS_UNREADABLE.en, TPS_UNREADABLE.id)]
+    shown = (printed.tps_code, printed.contest, printed.page)
+    if shown == (claim.tps_code, claim.contest, claim.page):
+        return []
+    if printed.source == "text":
+        # Tesseract misreads a digit now and then (0 as 6 on 2 of 9 hard photos): a person
+        # compares the printed line instead of the KPPS being told to upload again.
+        return [_identity_mismatch(" ".join(map(str, shown)))]
+    # The QR code is error-corrected and exact: the sheet is another one.
+    if printed.tps_code != claim.tps_code:
+        return wrong_form("tps", printed.tps_code, claim.tps_code)
+    return wrong_form("page", f"{printed.contest} {printed.page}", str(claim.page))
 
 
 def extract_boxes(gray: Gray, found: Located, lay: Layout) -> BoxCrops:
