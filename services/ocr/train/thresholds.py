@@ -16,10 +16,12 @@ from services.ocr.train.data import page_spec
 from shared.forms.generate import generate_photo
 from shared.forms.truth import make_truth
 
-# Never accept a page the model itself gives more than a 10% chance of holding a wrong number,
-# whatever the data says. On the first model's 294 training-side pages the most confident wrong
-# (but consistent) reading scored 0.067, so the data alone would have allowed 0.42.
-FLOOR = 0.9
+# Never accept a page the model itself gives more than a 5% chance of holding a wrong number,
+# whatever 300 training-side pages say. A 6-epoch retrain whose pages allowed 0.909 let one
+# wrong page (2 numbers) and 2 screen photos through on 1,000 evaluation pages; the committed
+# model's 0.968 let none through. (Raised from 0.9 after that run: a policy for future
+# retraining; the committed model's threshold is unaffected.)
+FLOOR = 0.95
 REPORT_AT = (0.5, 0.9, 0.99, 0.999)
 # Headroom above the most confident wrong page, in odds: 10x fewer odds of being wrong.
 ODDS_MARGIN = 10.0
