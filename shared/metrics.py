@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.responses import Response
 
 UPLOADS = Counter(
@@ -26,3 +26,20 @@ router = APIRouter(tags=["operations"])
 @router.get("/metrics", include_in_schema=False)
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+# State of the pipeline, refreshed from the database by the tally service (one process reads
+# them for the whole cluster; see services/tally/metrics.py).
+QUEUE_DEPTH = Gauge("sirekap_ocr_queue_depth", "OCR jobs waiting or running.", ["status"])
+QUEUE_AGE = Gauge("sirekap_ocr_queue_oldest_seconds", "Age of the oldest queued OCR job.")
+READ_LATENCY = Gauge(
+    "sirekap_read_latency_seconds",
+    "Upload-to-reading time of readings in the last 5 minutes.",
+    ["quantile"],
+)
+REVIEW_BACKLOG = Gauge("sirekap_review_backlog", "Submissions waiting for a person's review.")
+LOG_SIZE = Gauge("sirekap_log_size", "Entries integrated into the audit log.")
+SEQUENCING_LAG = Gauge("sirekap_log_pending", "Audit events not yet sequenced into the log.")
+SEQUENCING_AGE = Gauge(
+    "sirekap_log_pending_oldest_seconds", "Age of the oldest audit event not yet sequenced."
+)

@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from sqlalchemy import text
 
+from services.tally import metrics as pipeline_metrics
 from services.tally.auth import endpoints as auth_endpoints
 from services.tally.dashboard import endpoints as dashboard_endpoints
 from services.tally.export import endpoints as export_endpoints
@@ -28,6 +29,7 @@ from services.tally.results import endpoints as results_endpoints
 from services.tally.results.hot import HotReads
 from services.tally.review import endpoints as review_endpoints
 from services.tally.state import TallyState
+from shared import metrics
 from shared.db.engine import database_from_settings
 from shared.ratelimit import Limits, install_rate_limits, sign_in_routes
 from shared.settings import Settings, get_settings
@@ -84,6 +86,7 @@ def create_app(settings: Settings | None = None, *, run_sequencer: bool = True) 
                 hot=hot,
                 auth_secret=auth_secret_of(settings),
             )
+            await stack.enter_async_context(pipeline_metrics.refreshing(db))
             if log_router is not None and running_log is not None:
                 app.state.log = await stack.enter_async_context(
                     running_log(settings, db, sequence=run_sequencer)
@@ -111,6 +114,7 @@ def create_app(settings: Settings | None = None, *, run_sequencer: bool = True) 
         sirekap.router,
         photos.router,
         dashboard_endpoints.router,
+        metrics.router,
     ):
         app.include_router(router)
     if log_router is not None:
