@@ -26,7 +26,7 @@ def work(
 @app.command("train")
 def train(
     pages: Annotated[int, typer.Option(help="Training-side pages to harvest crops from")] = 1600,
-    epochs: Annotated[int, typer.Option(help="Passes over the crops per network")] = 12,
+    epochs: Annotated[int, typer.Option(help="Passes over the crops per network")] = 5,
     nets: Annotated[int, typer.Option(help="Networks in the ensemble")] = 1,
     threads: Annotated[int, typer.Option(help="Torch threads")] = 2,
     threshold_pages: Annotated[

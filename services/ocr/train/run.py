@@ -39,7 +39,7 @@ FIELD_OK = 0.99
 def train(
     *,
     pages: int = 1600,
-    epochs: int = 12,
+    epochs: int = 5,
     nets: int = 1,
     threads: int = 2,
     threshold_pages: int = 300,
