@@ -119,6 +119,11 @@ class CountingTransport(httpx.AsyncBaseTransport):
             self.load.unavailable += 1
         elif response.status_code >= 500:
             self.load.server_errors += 1
+            body = (await response.aread())[:300]
+            print(
+                f"  5xx: {request.method} {request.url.path} {response.status_code} {body!r}",
+                file=sys.stderr,
+            )
         return response
 
 
@@ -159,10 +164,21 @@ def restart_postgres() -> None:
     )
 
 
+def retake(photo: bytes, n: int) -> bytes:
+    """The same form photographed again: a distinct, valid JPEG (a comment segment differs)."""
+    comment = f"retake-{n:08d}".encode()
+    return photo[:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + photo[2:]
+
+
 async def upload_loop(client: KppsClient, photos: list[tuple[int, bytes]], load: Load) -> None:
+    """Steady load: every upload a new photo (a retake), half a second apart per client."""
     rng = random.Random(client.profile.tps)
+    n = 0
     while not load.stop:
         page, photo = rng.choice(photos)
+        n += 1
+        photo = retake(photo, n) if n > len(photos) else photo
+        await asyncio.sleep(0.5)
         try:
             receipt = await client.upload(photo, contest="PPWP", page=page)
         except (UploadRefused, ConnectionError, httpx.HTTPError):
@@ -268,8 +284,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         services.start("sequencer", [*SIREKAP, "log", "sequence"])
         load = Load()
         try:
-            wait_for_port(ingest_port)
-            wait_for_port(tally_port)
+            # In a thread: this loop also runs the S3 proxy the services talk to while starting.
+            await asyncio.to_thread(wait_for_port, ingest_port, 180)
+            await asyncio.to_thread(wait_for_port, tally_port, 180)
             return await scenarios(args, env, services, proxy, load, url, endpoint, ingest_port)
         finally:
             load.stop = True
@@ -343,7 +360,7 @@ async def scenarios(
         services.kill("ingest")
         await asyncio.sleep(1)
         services.restart("ingest")
-        await asyncio.to_thread(wait_for_port, ingest_port)
+        await asyncio.to_thread(wait_for_port, ingest_port, 180)
 
     async def same_photo_twice_at_once() -> None:
         page, photo = photos[clients[0].profile.tps][0]

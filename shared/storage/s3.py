@@ -38,8 +38,11 @@ def _call(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except S3Error as exc:
-        if exc.code in _OUTAGE_CODES:
-            raise StorageUnavailable(f"S3 {exc.code}: {exc.message}") from exc
+        # A 5xx answer is the server's trouble whatever its code; a HEAD (stat) carries no
+        # body, so only its status says "storage full" or "unavailable".
+        status = getattr(getattr(exc, "response", None), "status", 0) or 0
+        if exc.code in _OUTAGE_CODES or status >= 500:
+            raise StorageUnavailable(f"S3 {exc.code} ({status}): {exc.message}") from exc
         raise
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise StorageUnavailable(f"S3 unreachable: {exc}") from exc
