@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import urllib3
 from minio import Minio
-from minio.error import S3Error
+from minio.error import InvalidResponseError, S3Error, ServerError
 
 from shared.storage.base import ObjectMissing, StorageUnavailable
 
@@ -44,6 +44,8 @@ def _call(fn: Callable[[], T]) -> T:
         if exc.code in _OUTAGE_CODES or status >= 500:
             raise StorageUnavailable(f"S3 {exc.code} ({status}): {exc.message}") from exc
         raise
+    except (ServerError, InvalidResponseError) as exc:  # a 5xx without an S3 error body
+        raise StorageUnavailable(f"S3 server error: {exc}") from exc
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise StorageUnavailable(f"S3 unreachable: {exc}") from exc
 

@@ -151,3 +151,36 @@ async def test_database_refusing_connections_is_503_then_recovers(
             receipt = await client.upload_single(photo, contest="PPWP", page=1)
             assert receipt["sha256"]
             assert await rows(harness) == (1, 1, 1)
+
+
+@pytest.mark.s3
+async def test_s3_answering_5xx_without_a_body_is_an_outage(s3_endpoint: str) -> None:
+    """A HEAD answered 507 (storage full) carries no XML; it must still read as an outage."""
+    import asyncio
+    import contextlib
+
+    from shared.storage import StorageUnavailable
+
+    async def full(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            await reader.read(65536)
+            writer.write(
+                b"HTTP/1.1 507 Insufficient Storage\r\nContent-Length: 0\r\n"
+                b"Connection: close\r\n\r\n"
+            )
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(full, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    store = S3ObjectStore(
+        endpoint=f"127.0.0.1:{port}", access_key="x", secret_key="x", bucket="photos"
+    )
+    try:
+        with pytest.raises(StorageUnavailable):
+            await store.size("photos/ab/abcd")
+        with pytest.raises(StorageUnavailable):
+            await store.put("photos/ab/abcd", b"x", "image/jpeg")
+    finally:
+        server.close()
+        await store.close()
