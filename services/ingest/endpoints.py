@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
@@ -18,8 +19,10 @@ from services.ingest.enrolment import (
 )
 from services.ingest.intake import receipt_of
 from services.ingest.state import IngestState, StateDep
+from shared.audit import store as log_store
+from shared.audit.merkle import leaf_hash
 from shared.auth import Official, bearer, verify_token
-from shared.db.tables import Submission
+from shared.db.tables import AuditEvent, Submission
 from shared.errors import NotFound
 from shared.events import format_time
 
@@ -131,12 +134,38 @@ async def get_submission(submission_id: str, state: StateDep) -> dict[str, Any]:
         if submission is None:
             raise NotFound("no such submission", "Kiriman tidak ditemukan.")
         reading = await _reading_of(session, submission.id)
+        logged = await _log_position(session, submission.event_id)
     return {
         **receipt_of(submission, duplicate=False).to_json(),
         "status": submission.status,
         "status_reason": submission.status_reason,
         "reading": reading,
+        "log": logged,
     }
+
+
+async def _log_position(session: AsyncSession, event_id: int) -> dict[str, Any]:
+    """Where the photo's entry stands in the audit log: its hash at once, its index once
+    sequenced, and its inclusion proof once a signed checkpoint covers it (RFC 9162 §2.1.3),
+    so the officer's phone can keep proof that the photo is in the public record."""
+    event = await session.get(AuditEvent, event_id)
+    if event is None:
+        return {"entry_sha256": None, "index": None, "inclusion_proof": None}
+    position: dict[str, Any] = {
+        "entry_sha256": event.entry_sha256,
+        "index": event.log_index,
+        "inclusion_proof": None,
+    }
+    checkpoint = await log_store.latest_checkpoint(session)
+    if event.log_index is not None and checkpoint is not None and event.log_index < checkpoint.size:
+        proof = await log_store.inclusion_proof(session, event.log_index, checkpoint.size)
+        position["inclusion_proof"] = {
+            "tree_size": checkpoint.size,
+            "leaf_hash": base64.b64encode(leaf_hash(event.body)).decode(),
+            "proof": [base64.b64encode(p).decode() for p in proof],
+            "checkpoint": checkpoint.note,
+        }
+    return position
 
 
 async def _reading_of(session: AsyncSession, submission_id: str) -> dict[str, Any] | None:

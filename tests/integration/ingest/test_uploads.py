@@ -262,3 +262,34 @@ async def test_health_readiness_and_metrics(ingest: Ingest) -> None:
     assert "sirekap_handoff_seconds_bucket" in text
     response = await ingest.http.get("/v1/tus/nope", headers={"Tus-Resumable": "1.0.0"})
     assert response.headers["X-Request-Id"]
+
+
+async def test_the_receipt_gains_its_log_index_and_inclusion_proof(ingest: Ingest) -> None:
+    """Once sequenced and covered by a signed checkpoint, the phone can fetch a proof that its
+    photo is in the public record, and check it against the checkpoint's root."""
+    import base64
+
+    from shared.audit.checkpoint import Checkpoint
+    from shared.audit.config import LogConfig
+    from shared.audit.merkle import verify_inclusion
+    from shared.audit.sequencer import Sequencer
+
+    client = ingest.client(await ingest.device())
+    receipt = await client.upload_single(make_jpeg(14), contest="PPWP", page=1)
+    before = (await ingest.http.get(receipt["status_url"])).json()["log"]
+    assert before["entry_sha256"] and before["index"] is None
+    sequencer = Sequencer(ingest.db, LogConfig.from_settings(ingest.settings))
+    await sequencer.integrate_all()
+    await sequencer.checkpoint()
+    log = (await ingest.http.get(receipt["status_url"])).json()["log"]
+    proof = log["inclusion_proof"]
+    assert log["index"] is not None and proof is not None
+    body = proof["checkpoint"].split("\n\n")[0] + "\n"
+    checkpoint = Checkpoint.parse(body)
+    verify_inclusion(
+        log["index"],
+        proof["tree_size"],
+        base64.b64decode(proof["leaf_hash"]),
+        [base64.b64decode(p) for p in proof["proof"]],
+        checkpoint.root,
+    )
