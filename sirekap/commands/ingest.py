@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from shared.settings import get_settings
+from sirekap.commands.serving import serve_app
 
 app = typer.Typer(help="The ingest service: signed photo uploads from KPPS devices.")
 
@@ -20,12 +20,9 @@ def serve(
 ) -> None:
     """Serve the ingest API."""
     settings = get_settings()
-    uvicorn.run(
+    serve_app(
         "services.ingest.app:create_app",
-        factory=True,
         host=host or settings.ingest_host,
         port=port or settings.ingest_port,
         workers=workers,
-        log_level="warning",
-        timeout_keep_alive=30,
     )

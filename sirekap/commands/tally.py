@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from services.tally.auth.service import add_official
 from services.tally.export.stream import Format, export_lines
@@ -19,6 +18,7 @@ from shared.auth import Role
 from shared.contests import Contest
 from shared.db.engine import database_from_settings
 from shared.settings import get_settings
+from sirekap.commands.serving import serve_app
 
 app = typer.Typer(help="The tally: results, review, dashboards, public JSON.")
 officials_app = typer.Typer(help="Officials who sign in to review and correct.")
@@ -33,13 +33,11 @@ def serve(
 ) -> None:
     """Serve the tally API, the public Sirekap JSON and the dashboard (/dashboard/)."""
     settings = get_settings()
-    uvicorn.run(
+    serve_app(
         "services.tally.app:create_app",
-        factory=True,
         host=host or settings.tally_host,
         port=port or settings.tally_port,
         workers=workers,
-        log_level="warning",
     )
 
 
