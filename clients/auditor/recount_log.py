@@ -423,14 +423,7 @@ class LogRecount:
         except (KeyError, TypeError, ValueError) as exc:
             report.add(culprit, "totals-unreadable", f"{contest}: {exc}")
             return
-        for key in sorted(set(published) | set(expected)):
-            got, want = published.get(key, 0), expected.get(key, 0)
-            if got != want:
-                report.add(
-                    culprit,
-                    "total-mismatch",
-                    f"{contest} {key}: published {got}, recounted from the log {want}",
-                )
+        _compare_totals(report, culprit, contest, published, expected)
 
     async def _api_children(
         self,
@@ -489,14 +482,7 @@ class LogRecount:
         except (KeyError, TypeError, ValueError) as exc:
             report.add(culprit, "totals-unreadable", f"{contest}: {exc}")
             return
-        for key in sorted(set(published) | set(expected)):
-            got, want = published.get(key, 0), expected.get(key, 0)
-            if got != want:
-                report.add(
-                    culprit,
-                    "total-mismatch",
-                    f"{contest} {key}: published {got}, recounted from the log {want}",
-                )
+        _compare_totals(report, culprit, contest, published, expected)
 
     async def _export(
         self,
@@ -692,3 +678,21 @@ def _diff(name: str, got: Any, want: Any) -> str:
 
 
 __all__ = ["LogRecount", "region_chain", "sirekap_path"]
+
+
+def _compare_totals(
+    report: Report,
+    culprit: str,
+    contest: str,
+    published: dict[str, int],
+    expected: dict[str, int],
+) -> None:
+    """One finding per field whose published total differs from the recount (absent = 0)."""
+    for key in sorted(set(published) | set(expected)):
+        got, want = published.get(key, 0), expected.get(key, 0)
+        if got != want:
+            report.add(
+                culprit,
+                "total-mismatch",
+                f"{contest} {key}: published {got}, recounted from the log {want}",
+            )

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated
 
 import typer
@@ -37,11 +37,9 @@ class Child:
     argv: list[str]
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
-    started_at: float = field(default=0.0)
 
     def start(self, env: dict[str, str]) -> None:
         self.process = subprocess.Popen(self.argv, env=env)
-        self.started_at = time.monotonic()
 
 
 def _secret_file(settings: Settings, name: str) -> str:

@@ -69,8 +69,9 @@ def serve_app(app: FastAPI) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-@contextmanager
-def serve_ingest(settings: Settings, *, scope: str) -> Iterator[LiveIngest]:
+def load_reference_sync(settings: Settings, scope: str) -> None:
+    """Load regions and TPS into the settings' database from sync test code."""
+
     async def load() -> None:
         db = database_from_settings(settings)
         try:
@@ -79,5 +80,10 @@ def serve_ingest(settings: Settings, *, scope: str) -> Iterator[LiveIngest]:
             await db.dispose()
 
     run_sync(load)
+
+
+@contextmanager
+def serve_ingest(settings: Settings, *, scope: str) -> Iterator[LiveIngest]:
+    load_reference_sync(settings, scope)
     with serve_app(create_app(settings)) as url:
         yield LiveIngest(url=url, settings=settings)

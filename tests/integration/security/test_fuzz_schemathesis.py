@@ -23,23 +23,9 @@ from schemathesis.schemas import BaseSchema
 from services.ingest.app import create_app
 from shared.db.migrate import upgrade
 from shared.settings import Settings
-from tests.support.live import run_sync
+from tests.support.live import load_reference_sync
 
 MAX_EXAMPLES = 25  # per operation: ~20 operations × 25 stay well under a minute
-
-
-def _load_reference(settings: Settings) -> None:
-    from shared.db.engine import database_from_settings
-    from shared.reference.load import load_reference
-
-    async def load() -> None:
-        db = database_from_settings(settings)
-        try:
-            await load_reference(db, "17.08.01")
-        finally:
-            await db.dispose()
-
-    run_sync(load)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +42,7 @@ def ingest_schema(tmp_path_factory: pytest.TempPathFactory) -> BaseSchema:
         rate_upload_device_burst=0,
         rate_enrol_address_burst=0,
     )
-    _load_reference(app_settings)
+    load_reference_sync(app_settings, "17.08.01")
     return schemathesis.openapi.from_asgi("/openapi.json", create_app(app_settings))
 
 
@@ -109,7 +95,7 @@ def tally_schema(tmp_path_factory: pytest.TempPathFactory) -> BaseSchema:
     app_settings = Settings(
         environment="test", data_dir=data, database_url=url, auth_secret="f" * 32
     )
-    _load_reference(app_settings)
+    load_reference_sync(app_settings, "17.08.01")
     app = create_tally(app_settings, run_sequencer=False)
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 

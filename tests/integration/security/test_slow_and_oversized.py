@@ -25,7 +25,7 @@ from shared.db.migrate import upgrade
 from shared.settings import Settings
 from tests.integration.ingest.conftest import TPS
 from tests.integration.security.conftest import signed_claim, single_upload_request, tus_metadata
-from tests.support.live import LiveIngest, free_port, run_sync
+from tests.support.live import LiveIngest, free_port, load_reference_sync, run_sync
 from tests.support.photos import make_jpeg
 
 IDLE_S = 0.5  # the body idle deadline under test; the socket waits far longer than this
@@ -71,7 +71,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         create_app(settings), host="127.0.0.1", port=port, log_level="error", timeout_keep_alive=1
     )
     server = uvicorn.Server(config)
-    _load_reference(settings)
+    load_reference_sync(settings, "17.08.01")
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -86,20 +86,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-
-
-def _load_reference(settings: Settings) -> None:
-    from shared.db.engine import database_from_settings
-    from shared.reference.load import load_reference
-
-    async def load() -> None:
-        db = database_from_settings(settings)
-        try:
-            await load_reference(db, "17.08.01")
-        finally:
-            await db.dispose()
-
-    run_sync(load)
 
 
 def exchange(port: int, *parts: bytes) -> bytes:
