@@ -9,6 +9,7 @@ end every total at every level is compared with the truth and the auditor's veri
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import random
@@ -28,6 +29,7 @@ from clients.simulation.stack import Stack
 from shared.forms.generate import generate_photo
 
 OFFICIAL_PASSWORD = "simulasi-pemilu-2024"
+PROGRESS_EVERY_S = 15.0
 REVIEW_REASON = "Diperiksa terhadap formulir fisik / checked against the paper form"
 
 
@@ -82,8 +84,10 @@ class Day:
         difficulty: str,
         seed: int,
         username: str,
+        progress_every_s: float = PROGRESS_EVERY_S,
     ) -> None:
         self.stack, self.plans, self.clients = stack, plans, clients
+        self.progress_every_s = progress_every_s
         self.difficulty, self.seed, self.username = difficulty, seed, username
         self.stats = Stats()
         self.ingest_cycle = itertools.cycle(stack.ingest_urls)  # a simple round-robin
@@ -196,6 +200,30 @@ class Day:
                     self.stats.reviewed += 1
             await asyncio.sleep(0.5 if not queue else 0)
 
+    async def report_progress(
+        self, http: httpx.AsyncClient, started: float, stop: asyncio.Event
+    ) -> None:
+        """A line on stderr every few seconds: photos sent, pages reviewed, TPS counted."""
+        pages = sum(sum(plan.pages.values()) for plan in self.plans)
+        scope = self.plans[0].tps.code[:2] + "." + self.plans[0].tps.code[2:4]
+        while not stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.progress_every_s)
+            counted = []
+            for contest in self.plans[0].truths:
+                with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
+                    progress = (
+                        await http.get(f"/api/v1/regions/{scope}", params={"contest": contest})
+                    ).json()["progress"]
+                    counted.append(f"{contest} {progress['reported']}/{len(self.plans)}")
+            print(
+                f"[{time.monotonic() - started:6.0f} s] photos {self.stats.uploads}"
+                f" (pages {pages}) · reviewed {self.stats.reviewed} · TPS counted: "
+                + ", ".join(counted),
+                file=sys.stderr,
+                flush=True,
+            )
+
     async def tally_state(self, http: httpx.AsyncClient) -> tuple[bool, dict[str, Any]]:
         """Whether every total at every level equals the truth, and what differs."""
         wrong: dict[str, Any] = {}
@@ -236,6 +264,7 @@ class Day:
             token = await _token(tally, self.username)
             stop = asyncio.Event()
             reviewer = asyncio.create_task(self.review(tally, token, stop))
+            reporter = asyncio.create_task(self.report_progress(tally, started, stop))
             await self.kpps(token)
             complete_at = None
             while time.monotonic() - started < timeout_s:
@@ -246,6 +275,7 @@ class Day:
                 await asyncio.sleep(2)
             stop.set()
             await reviewer
+            await reporter
             ok, wrong = await self.tally_state(tally)
             errors, auto, pages = await self.silent_errors(tally)
         self.pool.shutdown()
