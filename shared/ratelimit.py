@@ -37,6 +37,7 @@ from typing import Protocol
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.logs import current_request_id
 from shared.settings import Settings
 
 RETRY_DETAIL_ID = "Terlalu banyak permintaan; coba lagi dalam {s} detik."
@@ -172,6 +173,7 @@ async def refuse(send: Send, wait_s: float, rule: Rule) -> None:
             "detail": f"rate limit {rule.name} exceeded; retry in {seconds} s",
             "detail_id": RETRY_DETAIL_ID.format(s=seconds),
             "retry_after": seconds,
+            "request_id": current_request_id(),
         }
     ).encode()
     await send(

@@ -10,13 +10,33 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
 
 
-class Settings(BaseSettings):
+class LogSettings(BaseSettings):
+    """Operational logs (not the audit log): one JSON object per line on stderr, or "text" for
+    a person at a console (`sirekap run` sets it for its children). See `shared.logs`.
+
+    On their own for a process that reads no other setting (the witness)."""
+
+    model_config = SettingsConfigDict(env_prefix="SIREKAP_", extra="ignore")
+
+    log_format: Literal["json", "text"] = "json"
+    log_level: str = "INFO"
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("SIREKAP_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+
+class Settings(LogSettings):
     model_config = SettingsConfigDict(env_prefix="SIREKAP_", extra="ignore")
 
     environment: Literal["development", "test", "production"] = "development"
@@ -100,4 +120,4 @@ def get_settings() -> Settings:
     return Settings()
 
 
-__all__ = ["MiB", "Settings", "get_settings"]
+__all__ = ["LogSettings", "MiB", "Settings", "get_settings"]

@@ -1,14 +1,16 @@
 """What every FastAPI service shares: the JSON error shape, request ids, health endpoints.
 
 Every refusal is `{"error": "<ClassName>", "detail": "<English>", "detail_id": "<Bahasa>"}`
-with a 4xx status; a dependency that is down (database, object store) answers 503 with
+with a 4xx status, plus the `request_id` the response's `X-Request-Id` header carries (the key
+to its log lines); a dependency that is down (database, object store) answers 503 with
 Retry-After rather than 500, so clients back off and retry.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import uuid
+import time
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,10 +22,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import SirekapError
+from shared.logs import bind_fields, current_request_id, mark_logged, sane_request_id, unbind
 from shared.metrics import REFUSALS, UNAVAILABLE
 from shared.storage.base import StorageUnavailable
 
 log = logging.getLogger("sirekap.web")
+access_log = logging.getLogger("sirekap.access")
 RETRY_AFTER_S = "5"
 
 _STATUS_ID = {
@@ -47,7 +51,15 @@ def error_response(
     **extra: Any,
 ) -> JSONResponse:
     body = {"error": error, "detail": detail, "detail_id": detail_id, **extra}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(with_request_id(body), status_code=status, headers=headers)
+
+
+def with_request_id(body: dict[str, Any]) -> dict[str, Any]:
+    """The error body with the request's id (when inside one), to quote when reporting it."""
+    request_id = current_request_id()
+    if request_id is not None and "request_id" not in body:
+        body["request_id"] = request_id
+    return body
 
 
 def _validation_detail(exc: RequestValidationError) -> str:
@@ -84,6 +96,7 @@ ERROR_SCHEMA: dict[str, Any] = {
         "error": {"type": "string"},
         "detail": {"type": "string", "description": "English, for developers"},
         "detail_id": {"type": "string", "description": "Bahasa Indonesia, shown to the user"},
+        "request_id": {"type": "string", "description": "as in the X-Request-Id header"},
     },
 }
 
@@ -111,7 +124,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _sirekap(_: Request, exc: SirekapError) -> JSONResponse:
         if exc.status_code < 500:
             REFUSALS.labels(type(exc).__name__).inc()
-        return JSONResponse(exc.to_json(), status_code=exc.status_code, headers=exc.headers)
+        return JSONResponse(
+            with_request_id(exc.to_json()), status_code=exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -157,35 +172,111 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
+# Probes and scrapes: logged at DEBUG, or they would be most of the log.
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+def _internal_error() -> JSONResponse:
+    return error_response(
+        500,
+        "InternalError",
+        "an unexpected error occurred; it is logged under this request id",
+        "Terjadi kesalahan pada server.",
+    )
+
+
 class RequestIdMiddleware:
-    """Tags each request and its response with `X-Request-Id` (kept if the client sent one).
+    """Tags each request, its response (`X-Request-Id`) and every log line written while it
+    runs with a request id, and writes one access log line per request.
+
+    The client's `X-Request-Id` is kept when it is sane (at most 64 of `A-Za-z0-9._:-`; nginx
+    sends its `$request_id`), else replaced by a fresh one. The access line has method, path
+    (never the query string), status, duration_ms and the client's address; under
+    `redact_prefixes` the next path segment is a capability (a tus upload id lets anyone append
+    to or abandon the upload) and only its first 8 characters are logged. An exception that
+    escapes the app is logged here with the request id and answered with a JSON 500.
 
     A plain ASGI middleware: Starlette's `BaseHTTPMiddleware` re-queues every body chunk
     through a task, which cost a measurable share of a 1 MiB upload's CPU time.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, redact_prefixes: tuple[str, ...] = ()) -> None:
         self.app = app
+        self.redact_prefixes = redact_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        sent = dict(scope.get("headers") or ()).get(b"x-request-id", b"")[:64]
-        request_id = sent.decode("latin-1") if sent else uuid.uuid4().hex
+        sent = next((v for k, v in scope.get("headers") or () if k == b"x-request-id"), None)
+        request_id = sane_request_id(sent)
         scope.setdefault("state", {})["request_id"] = request_id
+        token = bind_fields(request_id=request_id)
+        started = time.perf_counter()
+        status: int | None = None
 
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = int(message["status"])
                 headers = MutableHeaders(scope=message)
                 headers["X-Request-Id"] = request_id
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            log.error("unhandled error", exc_info=exc, extra=self._where(scope))
+            mark_logged(exc)  # uvicorn logs it again, without the id: see shared.logs
+            if status is None:
+                with contextlib.suppress(Exception):  # the client may be gone
+                    await _internal_error()(scope, receive, send_with_id)
+            raise  # servers and test clients still see it, as without this middleware
+        finally:
+            self._log_access(scope, status, started)
+            unbind(token)
+
+    def _where(self, scope: Scope) -> dict[str, Any]:
+        path = scope.get("path", "")
+        for prefix in self.redact_prefixes:
+            if path.startswith(prefix):
+                head, _, tail = path[len(prefix) :].partition("/")
+                if len(head) > 8:
+                    head = head[:8] + "..."
+                path = prefix + head + ("/" + tail if tail else "")
+                break
+        return {"method": scope.get("method"), "path": path}
+
+    def _log_access(self, scope: Scope, status: int | None, started: float) -> None:
+        if status is not None and status >= 500:
+            level = logging.ERROR
+        elif scope.get("path") in QUIET_PATHS:
+            level = logging.DEBUG
+        else:
+            level = logging.INFO
+        if not access_log.isEnabledFor(level):
+            return
+        where = self._where(scope)
+        client = scope.get("client")
+        access_log.log(
+            level,
+            "%s %s %s",
+            where["method"],
+            where["path"],
+            status,
+            extra={
+                **where,
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                "client": client[0] if client else None,
+            },
+        )
 
 
-def install_request_ids(app: FastAPI) -> None:
-    app.add_middleware(RequestIdMiddleware)
+def install_request_ids(app: FastAPI, *, redact_prefixes: tuple[str, ...] = ()) -> None:
+    """Install outermost (add it last), so every response and log line, refusals by the
+    other middlewares included, carries the request id."""
+    app.add_middleware(RequestIdMiddleware, redact_prefixes=redact_prefixes)
 
 
 # uvicorn's h11 parser only bounds headers that arrive in several reads (16 KiB); headers that

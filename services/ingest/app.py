@@ -45,8 +45,10 @@ def create_app(settings: Settings | None = None, *, bench_endpoints: bool = Fals
     install_error_handlers(app)
     install_body_limit(app, exempt=("/v1/uploads", "/v1/tus", "/bench/"))  # photos: own limit
     install_ingest_rate_limits(app, settings)  # inside request ids: a 429 carries one too
-    install_request_ids(app)
-    install_header_limits(app)  # outermost: an oversized head is refused before anything
+    install_header_limits(app)  # an oversized head is refused before any route runs
+    # Outermost: every response, refusals above included, carries an id and is logged.
+    # A tus upload id in a path is a capability: only its first characters are logged.
+    install_request_ids(app, redact_prefixes=("/v1/tus/",))
     app.include_router(uploads.router)
     app.include_router(tus.router)
     app.include_router(endpoints.router)

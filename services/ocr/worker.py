@@ -36,6 +36,7 @@ from shared.db.engine import Database, database_from_settings
 from shared.db.tables.readings import ReadingOutcome
 from shared.db.tables.submissions import SubmissionStatus
 from shared.events import record_event
+from shared.logs import bind, configure_logging
 from shared.settings import Settings
 from shared.storage import ObjectStore, open_store, photo_key
 
@@ -70,12 +71,17 @@ class Worker:
             job = await queue.claim(session, self.name, self.lease_seconds)
         if job is None:
             return False
-        try:
-            await self.process(job)
-        except Exception as exc:  # any failure is retried with backoff, then the job is dead
-            log.exception("job %s (submission %s) failed", job.id, job.submission_id)
-            async with self.db.transaction() as session:
-                await queue.fail(session, job, f"{type(exc).__name__}: {exc}")
+        with bind(job_id=job.id, submission_id=job.submission_id):  # on every line below
+            started = time.perf_counter()
+            try:
+                await self.process(job)
+            except Exception as exc:  # any failure is retried with backoff, then the job is dead
+                log.exception("job %s (submission %s) failed", job.id, job.submission_id)
+                async with self.db.transaction() as session:
+                    await queue.fail(session, job, f"{type(exc).__name__}: {exc}")
+            else:
+                duration_ms = round((time.perf_counter() - started) * 1000, 1)
+                log.info("job %s done", job.id, extra={"duration_ms": duration_ms})
         return True
 
     async def process(self, job: queue.ClaimedJob) -> None:
@@ -201,15 +207,16 @@ async def work(settings: Settings, stop: Any, name: str | None = None) -> None:
     store = await open_store(settings)
     worker = Worker(db, store, default_classifier(), name or worker_name())
     try:
-        while not stop.is_set():
-            try:
-                busy = await worker.run_once()
-            except Exception:  # the database or store is down: wait, never exit the loop
-                log.exception("worker %s could not reach the queue", worker.name)
-                busy = False
-                await asyncio.sleep(UNREACHABLE_PAUSE_SECONDS)
-            if not busy:
-                await asyncio.sleep(IDLE_POLL_SECONDS)
+        with bind(worker=worker.name):
+            while not stop.is_set():
+                try:
+                    busy = await worker.run_once()
+                except Exception:  # the database or store is down: wait, never exit the loop
+                    log.exception("worker %s could not reach the queue", worker.name)
+                    busy = False
+                    await asyncio.sleep(UNREACHABLE_PAUSE_SECONDS)
+                if not busy:
+                    await asyncio.sleep(IDLE_POLL_SECONDS)
     finally:
         await store.close()
         await db.dispose()
@@ -223,7 +230,7 @@ def _process_main(settings: Settings, stop: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     cv2.setNumThreads(1)  # one process per core; OpenCV's own threads would oversubscribe
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging("ocr", settings)  # a spawned process starts with no logging set up
     asyncio.run(work(settings, stop))
 
 

@@ -101,11 +101,12 @@ def create_app(settings: Settings | None = None, *, run_sequencer: bool = True) 
     )
     install_error_handlers(app)
     install_body_limit(app)  # reviews and sign-ins are small JSON; cosignatures smaller
-    install_request_ids(app)
     # Password sign-in is the one endpoint that guards a secret: per-address token bucket,
     # the same rule as device enrolment (60 at once, then 30 a minute).
     install_rate_limits(app, sign_in_routes(Limits.from_settings(settings)))
-    install_header_limits(app)  # outermost: an oversized head is refused before anything
+    install_header_limits(app)  # an oversized head is refused before any route runs
+    # Outermost: every response, refusals above included, carries an id and is logged.
+    install_request_ids(app)
     for router in (
         auth_endpoints.router,
         results_endpoints.router,

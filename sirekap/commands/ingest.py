@@ -22,6 +22,7 @@ def serve(
     settings = get_settings()
     serve_app(
         "services.ingest.app:create_app",
+        service="ingest",
         host=host or settings.ingest_host,
         port=port or settings.ingest_port,
         workers=workers,

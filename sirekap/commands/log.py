@@ -16,6 +16,7 @@ import typer
 from shared.audit.config import LogConfig
 from shared.audit.sequencer import Sequencer
 from shared.db.engine import database_from_settings
+from shared.logs import configure_logging
 from shared.settings import get_settings
 
 app = typer.Typer(help="The audit log: its key, the sequencer, checkpoints.")
@@ -30,6 +31,7 @@ def key() -> None:
 @app.command()
 def sequence() -> None:
     """Run the sequencer until interrupted; replicas share the work through the lease."""
+    configure_logging("sequencer", get_settings())
     asyncio.run(_sequence())
 
 

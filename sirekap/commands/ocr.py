@@ -18,8 +18,10 @@ def work(
 ) -> None:
     """Claim OCR jobs and read their photos until interrupted (Ctrl-C / SIGTERM)."""
     from services.ocr.worker import run_workers
+    from shared.logs import configure_logging
     from shared.settings import get_settings
 
+    configure_logging("ocr", get_settings())
     run_workers(get_settings(), processes=processes)
 
 

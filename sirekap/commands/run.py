@@ -95,6 +95,8 @@ def run(
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
+    # A person reads this console: one readable line per record (services default to JSON).
+    env.setdefault("SIREKAP_LOG_FORMAT", "text")
     env.setdefault("SIREKAP_DATA_DIR", str(settings.data_dir.resolve()))
     env.setdefault(
         "SIREKAP_AUTH_SECRET", settings.auth_secret or _secret_file(settings, "auth_secret")

@@ -4,18 +4,31 @@ from __future__ import annotations
 
 import uvicorn
 
+from shared.logs import configure_logging
+from shared.settings import get_settings
+
 # Long enough for a phone on a weak link to send its next request on the same connection,
 # short enough that idle connections do not pile up on a busy evening.
 KEEP_ALIVE_S = 30
 
 
-def serve_app(factory: str, *, host: str, port: int, workers: int) -> None:
+def serve_app(factory: str, *, service: str, host: str, port: int, workers: int) -> None:
+    """Serve `factory` with structured logs (SIREKAP_LOG_FORMAT / SIREKAP_LOG_LEVEL).
+
+    uvicorn's own loggers go through the same formatter (its worker processes apply the same
+    `log_config`); its access log is off: `shared.web.RequestIdMiddleware` writes one with the
+    request id instead.
+    """
+    settings = get_settings()
+    log_config = configure_logging(service, settings)
     uvicorn.run(
         factory,
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        log_level="warning",
+        log_config=log_config,
+        log_level=settings.log_level.lower(),
+        access_log=False,
         timeout_keep_alive=KEEP_ALIVE_S,
     )

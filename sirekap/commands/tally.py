@@ -35,6 +35,7 @@ def serve(
     settings = get_settings()
     serve_app(
         "services.tally.app:create_app",
+        service="tally",
         host=host or settings.tally_host,
         port=port or settings.tally_port,
         workers=workers,

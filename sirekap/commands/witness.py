@@ -18,6 +18,7 @@ from services.witness.witness import ForkDetected, Witness, WitnessRefusal
 from shared.audit.config import load_or_create_key_file
 from shared.audit.cosignature import CosignatureSigner
 from shared.audit.note import Ed25519Verifier, NoteError
+from shared.logs import configure_logging
 
 app = typer.Typer(help="Witness the audit log: check each checkpoint extends the last, cosign.")
 log = logging.getLogger("sirekap.witness")
@@ -44,7 +45,10 @@ def run(
     interval: Annotated[float, typer.Option(help="seconds between checks")] = 10.0,
     once: Annotated[bool, typer.Option(help="check and cosign once, then exit")] = False,
 ) -> None:
-    """Watch the log at URL; exit 2 with the evidence if it forks."""
+    """Watch the log at URL; exit 2 with the evidence if it forks.
+
+    Reports each round as a log line on stderr (JSON unless SIREKAP_LOG_FORMAT=text)."""
+    configure_logging("witness")  # the witness reads no other setting
     try:
         verifier = Ed25519Verifier.from_vkey(log_key)
         signer = CosignatureSigner.from_skey(key_file.read_text())
@@ -68,22 +72,22 @@ async def _run(
         while True:
             try:
                 result = await witness.witness_once()
-                typer.echo(f"cosigned tree size {result.size}")
+                log.info("cosigned tree size %d", result.size, extra={"size": result.size})
             except ForkDetected as fork:
                 evidence = state.with_name(state.name + ".fork.txt")
                 evidence.write_text(
                     f"{fork}\n\n--- previously signed ---\n{fork.previous_note}"
                     f"\n--- now signed ---\n{fork.new_note}"
                 )
-                typer.echo(f"FORK: {fork}; evidence in {evidence}", err=True)
+                log.critical("FORK: %s; evidence in %s", fork, evidence)
                 return 2
             except WitnessRefusal as exc:
-                typer.echo(f"refused: {exc}", err=True)
+                log.error("refused: %s", exc)
                 if once:
                     return 1
             except httpx.HTTPError as exc:
                 # The log being down is not a fork; try again next round.
-                typer.echo(f"log unreachable: {exc}", err=True)
+                log.warning("log unreachable: %s", exc)
                 if once:
                     return 1
             if once:
