@@ -15,9 +15,10 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from services.tally.review.repository import queue_stmt
 from shared.db.base import utcnow
 from shared.db.engine import Database
-from shared.db.tables import AuditEvent, OcrJob, Reading, Submission, SubmissionStatus
+from shared.db.tables import AuditEvent, OcrJob, Reading, Submission
 from shared.metrics import (
     LOG_SIZE,
     QUEUE_AGE,
@@ -55,10 +56,9 @@ async def refresh(db: Database) -> None:
         for quantile in (0.5, 0.95):
             value = latencies[int(quantile * (len(latencies) - 1))] if latencies else 0.0
             READ_LATENCY.labels(str(quantile)).set(value)
+        # The review queue's own definition: a retake or a review takes a page off it.
         backlog = await session.scalar(
-            select(func.count())
-            .select_from(Submission)
-            .where(Submission.status == SubmissionStatus.NEEDS_REVIEW)
+            select(func.count()).select_from(queue_stmt("", None).subquery())
         )
         REVIEW_BACKLOG.set(backlog or 0)
         size = await session.scalar(select(func.max(AuditEvent.log_index)))

@@ -11,7 +11,7 @@ from services.tally.review import repository
 from shared.acceptance import accept_page
 from shared.auth import Official
 from shared.contests import Contest, definition
-from shared.db.tables import Acceptance, Dispute, Reading, Submission, Tps
+from shared.db.tables import Acceptance, Dispute, Reading, Submission, SubmissionStatus, Tps
 from shared.errors import NotFound, Unprocessable
 from shared.events import format_time
 from shared.timezones import local_time
@@ -234,4 +234,7 @@ async def review_page(
         reason=(reason or "").strip() or None,
         expected_revision=expected_revision,
     )
+    # What the KPPS phone shows and the review backlog counts: this photo is settled now.
+    submission.status = SubmissionStatus.ACCEPTED.value
+    submission.status_reason = None
     return {"event_id": event_id, "source": "corrected" if changed else "confirmed"}

@@ -6,13 +6,12 @@ from datetime import timedelta
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import update
 
 from services.tally.metrics import refresh
 from shared.db.base import utcnow
 from shared.db.engine import Database
-from shared.db.tables import OcrJob, Submission, SubmissionStatus
-from tests.integration.tally.seed import submit
+from shared.db.tables import OcrJob
+from tests.integration.tally.seed import accept, ppwp_votes, read, submit
 
 TPS = "1708012001001"
 
@@ -35,11 +34,7 @@ async def test_pipeline_gauges_count_what_is_waiting(
     an_hour_ago = utcnow() - timedelta(hours=1)
     async with tally_db.transaction() as session:
         session.add(OcrJob(submission_id=queued_id, status="queued", created_at=an_hour_ago))
-        await session.execute(
-            update(Submission)
-            .where(Submission.id == review_id)
-            .values(status=SubmissionStatus.NEEDS_REVIEW.value)
-        )
+    await read(tally_db, review_id, ppwp_votes(62, 20, 10))  # waits for a person
 
     await refresh(tally_db)
     values = samples((await tally_client.get("/metrics")).text)
@@ -48,8 +43,13 @@ async def test_pipeline_gauges_count_what_is_waiting(
     assert values['sirekap_ocr_queue_depth{status="running"}'] == 0
     assert values["sirekap_ocr_queue_oldest_seconds"] >= 3600
     assert values["sirekap_review_backlog"] == 1
-    # Both photos' audit events wait for the sequencer (it does not run in this app).
-    assert values["sirekap_log_pending"] == 2
+    # Both photos' and the reading's audit events wait for the sequencer (not run here).
+    assert values["sirekap_log_pending"] == 3
     assert values["sirekap_log_size"] == 0
     assert values["sirekap_log_pending_oldest_seconds"] >= 0
     assert 'sirekap_read_latency_seconds{quantile="0.95"}' in values
+
+    await accept(tally_db, review_id, ppwp_votes(62, 20, 10), source="confirmed")
+    await refresh(tally_db)
+    values = samples((await tally_client.get("/metrics")).text)
+    assert values["sirekap_review_backlog"] == 0

@@ -62,6 +62,7 @@ async def test_official_corrects_a_failing_field(
     assert (await tally_client.get("/api/v1/review/queue", headers=auth)).json()["items"] == []
     page = (await tally_client.get(PAGE_URL)).json()
     assert page["submissions"][0]["reading"]["values"]["100025"] == 562
+    assert page["submissions"][0]["status"] == "accepted"  # what the KPPS phone now shows
     assert [h["source"] for h in page["history"]] == ["corrected"]
     async with tally_db.reading() as session:
         event = (
