@@ -9,9 +9,10 @@ Load: KPPS clients uploading real form photos continuously with the reference cl
 
 At the end, every photo acknowledged to a client must have its object (with the right
 SHA-256), its submission row, its audit entry (sequenced into the log), one reading, and, when
-the reading was accepted automatically, exactly one acceptance in the tally. Ends with one JSON
-line: scenarios, survived, acknowledged, lost, server_errors (5xx other than the 503s answered
-while a dependency was down).
+the reading was accepted automatically, exactly one acceptance in the tally, the newest of its
+page counted (`shared.durability`, the check the fault tests in `make test` end with too).
+Ends with one JSON line: scenarios, survived, acknowledged, lost, server_errors (5xx other
+than the 503s answered while a dependency was down).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
 import os
 import random
 import signal
@@ -32,18 +32,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
 
 from benchmarks.support import free_port, fresh_pg_database, moto_s3, print_result, wait_for_port
 from clients.kpps.client import Backoff, KppsClient, UploadRefused, enroll
 from clients.kpps.profile import Profile
 from shared.db.engine import open_database
-from shared.db.tables import AuditEvent, OcrJob, Reading, Submission
-from shared.db.tables.tally import Acceptance
+from shared.durability import find_losses, wait_until_settled
 from shared.forms.generate import generate_photo
 from shared.reference.regions import villages_in
 from shared.reference.tps import generate_tps
-from shared.storage import S3ObjectStore, photo_key
+from shared.storage import S3ObjectStore
 
 SCOPE = "17.08.04"
 SIREKAP = [sys.executable, "-m", "sirekap"]
@@ -199,59 +197,17 @@ async def recovered(load: Load, since: float, timeout_s: float = 60) -> bool:
 
 
 async def check_everything(url: str, store: S3ObjectStore, load: Load) -> int:
-    """Acknowledged photos missing anything (object, row, sequenced entry, reading, acceptance)."""
+    """Acknowledged photos missing anything (object, row, sequenced entry, reading, acceptance,
+    the counted page): the check of `shared.durability`, once the services have caught up."""
     db = open_database(url)
-    lost = 0
     try:
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:  # let the workers and the sequencer catch up
-            async with db.reading() as session:
-                pending_jobs = await session.scalar(
-                    select(func.count())
-                    .select_from(OcrJob)
-                    .where(OcrJob.status.in_(["queued", "running"]))
-                )
-                unsequenced = await session.scalar(
-                    select(func.count())
-                    .select_from(AuditEvent)
-                    .where(AuditEvent.log_index.is_(None))
-                )
-            if not pending_jobs and not unsequenced:
-                break
-            await asyncio.sleep(2)
-        async with db.reading() as session:
-            for submission_id, receipt in load.acknowledged.items():
-                submission = await session.get(Submission, submission_id)
-                event = await session.get(AuditEvent, int(receipt["event_id"]))
-                readings = (
-                    (
-                        await session.execute(
-                            select(Reading).where(Reading.submission_id == submission_id)
-                        )
-                    )
-                    .scalars()
-                    .all()
-                )
-                ok = submission is not None and event is not None and event.log_index is not None
-                ok = ok and len(readings) == 1
-                if ok and readings[0].outcome == "auto_accepted":
-                    autos = await session.scalar(
-                        select(func.count())
-                        .select_from(Acceptance)
-                        .where(
-                            Acceptance.submission_id == submission_id, Acceptance.source == "auto"
-                        )
-                    )
-                    ok = autos == 1
-                if ok:
-                    data = await store.get(photo_key(str(receipt["sha256"])))
-                    ok = hashlib.sha256(data).hexdigest() == receipt["sha256"]
-                if not ok:
-                    lost += 1
-                    print(f"  LOST {submission_id}: {receipt}", file=sys.stderr)
+        await wait_until_settled(db, timeout_s=600)
+        losses = await find_losses(db, store, load.acknowledged.values())
     finally:
         await db.dispose()
-    return lost
+    for loss in losses:
+        print(f"  LOST {loss}", file=sys.stderr)
+    return len({loss.submission_id for loss in losses})
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:

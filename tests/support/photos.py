@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 import cv2
@@ -28,3 +29,21 @@ def make_png(size: tuple[int, int] = (1600, 1200)) -> bytes:
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+@functools.cache
+def _form(tps: str, contest: str, page: int, seed: int) -> bytes:
+    from shared.forms.generate import generate_photo
+
+    jpeg, _ = generate_photo(tps, contest, page, None, "clean", seed, "eval")
+    return jpeg
+
+
+def form_photo(tps: str, page: int, n: int = 0, *, contest: str = "PPWP", seed: int = 1) -> bytes:
+    """A clean photo of a real form (the OCR reads and accepts it); each `n` is a distinct photo
+    (another SHA-256) of the same sheet, as a retake would be: a JPEG comment segment differs."""
+    photo = _form(tps, contest, page, seed)
+    if n == 0:
+        return photo
+    comment = f"retake-{n:08d}".encode()
+    return photo[:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + photo[2:]

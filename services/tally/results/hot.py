@@ -14,10 +14,26 @@ import asyncpg
 
 from services.tally.results import repository
 from shared.db.engine import Database
+from shared.errors import ServiceUnavailable
+from shared.web import RETRY_AFTER_S
 
 TOTALS_SQL = (
     "SELECT key, SUM(value)::bigint FROM tally_totals WHERE scope = $1 AND contest = $2 "
     "GROUP BY key"
+)
+
+
+# The database restarting, failing over or dropping the connection, as the raw pool reports it
+# (SQLAlchemy's wrappers of these are answered 503 by `shared.web`; these would be a 500).
+UNAVAILABLE = (
+    asyncpg.PostgresConnectionError,  # class 08: the connection is gone or cannot be made
+    asyncpg.CannotConnectNowError,  # 57P03: starting up or shutting down
+    asyncpg.AdminShutdownError,  # 57P01: terminated by a (fast) shutdown
+    asyncpg.CrashShutdownError,  # 57P02
+    asyncpg.TooManyConnectionsError,  # 53300
+    asyncpg.InterfaceError,  # "connection is closed"
+    asyncpg.InternalClientError,  # a connection killed mid-query, found when reset for reuse
+    OSError,  # refused, reset, timed out
 )
 
 
@@ -41,7 +57,12 @@ class HotReads:
         if self.pool is None:
             async with self.db.reading() as session:
                 return await repository.totals_of(session, scope, contest)
-        rows = await self.pool.fetch(TOTALS_SQL, scope, contest)
+        try:
+            rows = await self.pool.fetch(TOTALS_SQL, scope, contest)
+        except UNAVAILABLE as exc:
+            raise ServiceUnavailable(
+                f"the database is unavailable: {exc}", headers={"Retry-After": RETRY_AFTER_S}
+            ) from exc
         return {key: int(value) for key, value in rows}
 
     async def close(self) -> None:

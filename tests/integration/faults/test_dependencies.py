@@ -3,6 +3,7 @@ partial is kept, and the same upload succeeds once the dependency is back."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 from pathlib import Path
 
@@ -10,11 +11,22 @@ import asyncpg
 import pytest
 from sqlalchemy import func, select
 
+from benchmarks.faults import S3Proxy
+from clients.kpps.client import KppsClient
 from shared.db.tables import AuditEvent, OcrJob, Submission
+from shared.settings import Settings
 from shared.storage import S3ObjectStore
 from tests.conftest import PG_ADMIN_DSN
-from tests.integration.ingest.conftest import Ingest
-from tests.support.photos import make_jpeg
+from tests.integration.faults.conftest import (
+    Statuses,
+    quick_backoff,
+    raw_upload,
+    recording,
+    running_ingest,
+)
+from tests.integration.ingest.conftest import TPS, Ingest
+from tests.support.nothing_lost import assert_nothing_lost
+from tests.support.photos import form_photo
 
 
 async def rows(ingest: Ingest) -> tuple[int, int, int]:
@@ -29,43 +41,82 @@ async def rows(ingest: Ingest) -> tuple[int, int, int]:
         )
 
 
-async def test_object_store_unreachable_then_back(ingest: Ingest) -> None:
-    client = ingest.client(await ingest.device())
-    photo = make_jpeg(61)
-    healthy = ingest.state.store
-    # S3: a server that does not answer. Local folder: a disk with no space left.
-    if isinstance(healthy, S3ObjectStore):
-        dead: object = S3ObjectStore(
-            endpoint="127.0.0.1:9", access_key="x", secret_key="x", bucket=healthy.bucket
+@pytest.mark.postgres
+@pytest.mark.s3
+@pytest.mark.parametrize("fault", ["down", "full"], ids=["unreachable", "disk_full"])
+async def test_object_store_fault_then_back(
+    fault: str, s3_proxy: S3Proxy, s3_endpoint: str, pg_s3_settings: Settings
+) -> None:
+    """The S3 server stops answering (connections cut) or answers "storage full" (507, as
+    MinIO does when its drives are full) under single and resumable uploads, then comes back."""
+    settings = pg_s3_settings.model_copy(update={"s3_endpoint": f"127.0.0.1:{s3_proxy.port}"})
+    async with running_ingest(settings) as ingest:
+        statuses: Statuses = []
+        ingest.http.event_hooks["response"] = [recording(statuses)]
+        client = KppsClient(
+            await ingest.device(), ingest.http, chunk_size=200_000, backoff=quick_backoff()
         )
-    else:
-        dead = _FullDisk(healthy)
-    ingest.state.store = dead  # type: ignore[assignment]
-    params = await _raw_upload(ingest, client, photo)
-    assert params.status_code == 503
-    assert params.headers["Retry-After"]
-    assert params.json()["error"] == "ServiceUnavailable"
-    assert await rows(ingest) == (0, 0, 0)
-    ingest.state.store = healthy
-    receipt = await client.upload_single(photo, contest="PPWP", page=1)
-    assert receipt["duplicate"] is False
-    assert await rows(ingest) == (1, 1, 1)
-    assert await healthy.get(f"photos/{receipt['sha256'][:2]}/{receipt['sha256']}") == photo
+        before = await client.upload_single(form_photo(TPS, 1), contest="PPWP", page=1)
+        s3_proxy.mode = fault
+        refused = form_photo(TPS, 2)
+        response = await raw_upload(ingest, client, refused, page=2)
+        assert response.status_code == 503, response.text
+        assert response.headers["Retry-After"]
+        assert response.json()["error"] == "ServiceUnavailable"
+        assert await rows(ingest) == (1, 1, 1)  # nothing partial kept
+        # A resumable upload meets the outage chunk after chunk, backs off, and finishes once
+        # the store is back.
+        resumable = asyncio.create_task(
+            client.upload(form_photo(TPS, 2, 1), contest="PPWP", page=2)
+        )
+        for _ in range(400):  # up to 20 s on a busy machine; usually well under one
+            await asyncio.sleep(0.05)
+            if any(path.startswith("/v1/tus") and code == 503 for path, code, _ in statuses):
+                break
+        else:
+            raise AssertionError(f"no resumable request met the outage: {statuses}")
+        s3_proxy.mode = "up"
+        after = await client.upload_single(refused, contest="PPWP", page=2)
+        receipts = [before, after, await resumable]
+        assert [code for _, code, _ in statuses if code >= 500 and code != 503] == []
+        assert all(retry for _, code, retry in statuses if code == 503)
+        assert await rows(ingest) == (3, 3, 3)
+        direct = S3ObjectStore(
+            endpoint=s3_endpoint, access_key="test", secret_key="test", bucket=settings.s3_bucket
+        )
+        try:
+            await assert_nothing_lost(ingest.db, direct, receipts)
+        finally:
+            await direct.close()
 
 
-class _FullDisk:
-    """The local store on a disk with no space left."""
+async def test_local_disk_full_then_space_freed(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedded default's photo folder on a full disk: every write fails with ENOSPC."""
+    import os
 
-    def __init__(self, inner: object) -> None:
-        self.inner = inner
+    settings = Settings(
+        database_url=sqlite_url, storage="local", data_dir=tmp_path, auth_secret="t" * 32
+    )
+    async with running_ingest(settings) as ingest:
+        client = KppsClient(await ingest.device(), ingest.http, backoff=quick_backoff())
+        before = await client.upload_single(form_photo(TPS, 1), contest="PPWP", page=1)
+        real_fsync = os.fsync
 
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.inner, name)
+        def no_space(fd: int) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
 
-    async def put(self, key: str, data: object, content_type: str) -> None:
-        from shared.storage import StorageUnavailable
-
-        raise StorageUnavailable(f"cannot write {key}: {OSError(errno.ENOSPC, 'No space left')}")
+        monkeypatch.setattr(os, "fsync", no_space)
+        photo = form_photo(TPS, 2)
+        response = await raw_upload(ingest, client, photo, page=2)
+        assert response.status_code == 503, response.text
+        assert response.headers["Retry-After"]
+        assert await rows(ingest) == (1, 1, 1)
+        monkeypatch.setattr(os, "fsync", real_fsync)
+        after = await client.upload_single(photo, contest="PPWP", page=2)
+        assert after["duplicate"] is False
+        await assert_nothing_lost(ingest.db, ingest.state.store, [before, after])
 
 
 async def test_write_error_mid_file_leaves_no_temporary_debris(
@@ -87,70 +138,33 @@ async def test_write_error_mid_file_leaves_no_temporary_debris(
     assert await store.size("photos/ab/abcd") is None
 
 
-async def _raw_upload(ingest: Ingest, client: object, photo: bytes) -> object:
-    from clients.kpps.client import now_rfc3339
-    from shared.signing import UploadClaim, sign
-    from tests.support.photos import sha256
-
-    profile = client.profile  # type: ignore[attr-defined]
-    claim = UploadClaim(profile.device_id, profile.tps, "PPWP", 1, sha256(photo), now_rfc3339())
-    return await ingest.http.post(
-        "/v1/uploads",
-        params={
-            "tps": claim.tps,
-            "contest": "PPWP",
-            "page": "1",
-            "sha256": claim.sha256,
-            "captured_at": claim.captured_at,
-        },
-        content=photo,
-        headers={
-            "Sirekap-Device": claim.device_id,
-            "Sirekap-Signature": sign(profile.key(), claim.signed_bytes()),
-        },
-    )
-
-
 @pytest.mark.postgres
 async def test_database_refusing_connections_is_503_then_recovers(
     pg_url: str, tmp_path: Path
 ) -> None:
-    """PostgreSQL stops accepting connections (as during a restart) while uploads arrive."""
-    import httpx
-
-    from services.ingest.app import create_app
-    from shared.reference.load import load_reference
-    from shared.settings import Settings
-    from tests.conftest import clean_database
-    from tests.integration.ingest.conftest import Ingest as IngestHarness
-
+    """The database refuses new sessions and every open one is terminated (what clients see of
+    a restart; `test_postgres_restart` restarts a real server) while an upload arrives."""
     settings = Settings(database_url=pg_url, data_dir=tmp_path, auth_secret="t" * 32)
-    app = create_app(settings)
     name = pg_url.rsplit("/", 1)[1]
-    async with app.router.lifespan_context(app):
-        await clean_database(app.state.ingest.db)
-        await load_reference(app.state.ingest.db, "17.08.01")
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as http:
-            harness = IngestHarness(app=app, http=http, settings=settings)
-            client = harness.client(await harness.device())
-            photo = make_jpeg(62)
-            admin = await asyncpg.connect(PG_ADMIN_DSN)
-            try:
-                await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-                await admin.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
-                    name,
-                )
-                response = await _raw_upload(harness, client, photo)
-                assert response.status_code == 503, response.text  # type: ignore[attr-defined]
-                assert response.headers["Retry-After"]  # type: ignore[attr-defined]
-            finally:
-                await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-                await admin.close()
-            receipt = await client.upload_single(photo, contest="PPWP", page=1)
-            assert receipt["sha256"]
-            assert await rows(harness) == (1, 1, 1)
+    async with running_ingest(settings) as ingest:
+        client = KppsClient(await ingest.device(), ingest.http, backoff=quick_backoff())
+        photo = form_photo(TPS, 1)
+        admin = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                name,
+            )
+            response = await raw_upload(ingest, client, photo)
+            assert response.status_code == 503, response.text
+            assert response.headers["Retry-After"]
+        finally:
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            await admin.close()
+        receipt = await client.upload_single(photo, contest="PPWP", page=1)
+        assert await rows(ingest) == (1, 1, 1)
+        await assert_nothing_lost(ingest.db, ingest.state.store, [receipt])
 
 
 @pytest.mark.s3

@@ -12,16 +12,29 @@ import httpx
 import pytest
 
 from clients.kpps.client import KppsClient, enroll, now_rfc3339
-from shared.settings import Settings
+from shared.db.engine import database_from_settings
 from shared.signing import UploadClaim, sign
-from tests.integration.ingest.conftest import TPS
+from tests.conftest import clean_database
+from tests.integration.ingest.conftest import BACKENDS, TPS, settings_for
 from tests.support.live import LiveIngest, run_sync, serve_ingest
-from tests.support.photos import make_jpeg, sha256
+from tests.support.nothing_lost import assert_nothing_lost_in
+from tests.support.photos import form_photo, sha256
 
 
-@pytest.fixture
-def live(tmp_path: Path, sqlite_url: str) -> Iterator[LiveIngest]:
-    settings = Settings(database_url=sqlite_url, data_dir=tmp_path, auth_secret="t" * 32)
+@pytest.fixture(params=BACKENDS)
+def live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveIngest]:
+    """The ingest service on a real socket, on the embedded backend and on PostgreSQL + S3."""
+    settings = settings_for(request.param, tmp_path, request)
+    if not settings.is_sqlite:
+
+        async def clean() -> None:
+            db = database_from_settings(settings)
+            try:
+                await clean_database(db)
+            finally:
+                await db.dispose()
+
+        run_sync(clean)
     with serve_ingest(settings, scope="17.08.01") as server:
         yield server
 
@@ -47,12 +60,12 @@ def submissions(live: LiveIngest) -> int:
         finally:
             await db.dispose()
 
-    return int(run_sync(count))  # type: ignore[call-overload]
+    return int(run_sync(count))  # type: ignore[call-overload,no-any-return]
 
 
 def test_single_request_cut_anywhere_then_retried(live: LiveIngest) -> None:
     profile = asyncio.run(enroll(live.url, TPS, live.issue_code(TPS)))
-    photo = make_jpeg(71)
+    photo = form_photo(TPS, 1)
     claim = UploadClaim(profile.device_id, TPS, "PPWP", 1, sha256(photo), now_rfc3339())
     signature = sign(profile.key(), claim.signed_bytes())
     target = (
@@ -89,15 +102,17 @@ def test_single_request_cut_anywhere_then_retried(live: LiveIngest) -> None:
     receipt = asyncio.run(retry())
     assert receipt["duplicate"] is True  # the cut-off complete request had been stored
     assert submissions(live) == 1
+    asyncio.run(assert_nothing_lost_in(live.settings, [receipt]))
 
 
 def test_resumable_upload_cut_at_every_chunk_then_resumed(live: LiveIngest) -> None:
     profile = asyncio.run(enroll(live.url, TPS, live.issue_code(TPS)))
-    photo = make_jpeg(72)
+    photo = form_photo(TPS, 2)
+    chunk_size = 150_000
 
     async def upload_with_cuts() -> dict[str, object]:
         async with httpx.AsyncClient(base_url=live.url) as http:
-            client = KppsClient(profile, http, chunk_size=50_000)
+            client = KppsClient(profile, http, chunk_size=chunk_size)
             claim = client.claim(sha256(photo), "PPWP", 1, now_rfc3339())
             signature = sign(profile.key(), claim.signed_bytes())
             created = await http.post(
@@ -112,7 +127,7 @@ def test_resumable_upload_cut_at_every_chunk_then_resumed(live: LiveIngest) -> N
             path = httpx.URL(url).path
             offset = 0
             while offset < len(photo):
-                chunk = photo[offset : offset + 50_000]
+                chunk = photo[offset : offset + chunk_size]
                 head = (
                     f"PATCH {path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n"
                     f"Upload-Offset: {offset}\r\n"
@@ -145,3 +160,4 @@ def test_resumable_upload_cut_at_every_chunk_then_resumed(live: LiveIngest) -> N
     receipt = asyncio.run(upload_with_cuts())
     assert receipt["sha256"] == sha256(photo)
     assert submissions(live) == 1
+    asyncio.run(assert_nothing_lost_in(live.settings, [receipt]))

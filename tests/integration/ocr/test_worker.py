@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
+from clients.kpps.client import KppsClient
 from services.ocr import repository
 from services.ocr.reader.classifier import default_classifier
 from services.ocr.worker import Worker
@@ -19,8 +20,13 @@ from shared.db.engine import Database
 from shared.db.tables import Acceptance, AuditEvent, JobStatus, OcrJob, Reading, Submission
 from shared.forms.generate import generate_photo
 from shared.forms.truth import make_truth
+from shared.settings import Settings
 from shared.storage import LocalObjectStore
+from tests.integration.faults.conftest import running_ingest
+from tests.integration.ingest.conftest import TPS, settings_for
 from tests.integration.ocr.conftest import DPT, TPS_CODE, add_submission
+from tests.support.nothing_lost import assert_nothing_lost
+from tests.support.photos import form_photo
 
 PROJECT = Path(__file__).resolve().parents[3]
 LEASE_S = 3.0  # long enough that the survivor's first try surely finds the job still leased
@@ -185,3 +191,81 @@ async def test_an_auto_accepted_page_is_accepted_in_the_same_transaction(
     assert reading.failing == []
     assert reading.model_sha256 == default_classifier().sha256
     assert reading.event_id > 0
+
+
+_KILLED_MID_PAGE = textwrap.dedent(
+    """
+    import asyncio, sys, time
+    from services.ocr import worker
+    from services.ocr.reader.classifier import default_classifier
+    from shared.db.engine import database_from_settings
+    from shared.settings import Settings
+    from shared.storage import open_store
+
+    def reading(*args, **kwargs):
+        print("reading", flush=True)  # the job claimed, its photo fetched, the page half read
+        time.sleep(120)  # when SIGKILL arrives
+
+    worker.read_page = reading
+
+    async def main():
+        settings = Settings.model_validate_json(sys.argv[1])
+        db = database_from_settings(settings)
+        store = await open_store(settings)
+        model = default_classifier()
+        await worker.Worker(db, store, model, "killed", float(sys.argv[2])).run_once()
+        print("nothing to read", flush=True)
+
+    asyncio.run(main())
+    """
+)
+
+
+@pytest.fixture
+def pg_s3_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    return settings_for("postgres-s3", tmp_path, request)
+
+
+@pytest.mark.postgres
+@pytest.mark.s3
+async def test_a_worker_killed_mid_page_loses_no_acknowledged_photo(
+    pg_s3_settings: Settings,
+) -> None:
+    """Real uploads (PostgreSQL + S3) of real forms; a worker process is SIGKILLed halfway
+    through reading one; another worker takes the job over when its lease runs out, and every
+    acknowledged photo ends up read once and counted once."""
+    settings = pg_s3_settings
+    async with running_ingest(settings) as ingest:
+        phone = KppsClient(await ingest.device(), ingest.http)
+        receipts = [
+            await phone.upload_single(form_photo(TPS, page, n), contest="PPWP", page=page)
+            for page, n in ((1, 0), (2, 0), (2, 1))
+        ]
+        killed = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _KILLED_MID_PAGE,
+            settings.model_dump_json(),
+            str(LEASE_S),
+            cwd=PROJECT,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        try:
+            assert killed.stdout is not None
+            line = await asyncio.wait_for(killed.stdout.readline(), 120)
+            assert line.strip() == b"reading"
+            killed.send_signal(signal.SIGKILL)
+            await asyncio.wait_for(killed.wait(), 10)
+        finally:
+            if killed.returncode is None:
+                killed.kill()
+        async with ingest.db.reading() as session:
+            held = await session.execute(select(OcrJob).where(OcrJob.worker == "killed"))
+            job = held.scalar_one()
+            assert (job.status, job.attempts) == (JobStatus.RUNNING, 1)
+            assert not await session.scalar(select(func.count()).select_from(Reading))
+        await assert_nothing_lost(ingest.db, ingest.state.store, receipts)
+        async with ingest.db.reading() as session:
+            taken_over = await session.get(OcrJob, job.id)
+        assert taken_over is not None
+        assert (taken_over.status, taken_over.attempts) == (JobStatus.DONE, 2)
