@@ -6,7 +6,8 @@ page. Every call, in the caller's session and transaction:
 
 1. locks the (TPS, contest) event head, then the `tally_tps` row (the order the OCR worker,
    which writes its reading event first, also takes them), so acceptances of one TPS queue one
-   behind the other and each sees what the previous one counted;
+   behind the other and each sees what the previous one counted (on PostgreSQL the row is only
+   read under the head lock and written once at the end: every writer holds the head first);
 2. appends an `acceptances` row (never updated) and an audit event that cites the submission,
    the reading, the acceptance it supersedes and the fields it changes;
 3. when this acceptance is the page's newest (highest submission version, then newest), adds
@@ -14,7 +15,10 @@ page. Every call, in the caller's session and transaction:
    with atomic `value = value + delta` upserts: O(depth) rows, exact under concurrency.
 
 The totals can always be recomputed from `acceptances` alone (`services.tally.results.recompute`).
-`accept_pages` does the same for a batch; on PostgreSQL both run one set-based implementation.
+`accept_pages` does the same for a batch; on PostgreSQL both run one set-based implementation:
+one multi-row insert for the batch's events (chained per TPS in Python), one for its acceptances,
+and one upsert of the totals summed per row (`TotalsDelta`), written to a totals shard no
+concurrent transaction holds (`_SUBS_PG`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import select, text, update
@@ -31,13 +36,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.consistency import check
+from shared.canonical import MAX_SAFE_INTEGER
+from shared.consistency import Violation, check, relations, supply
 from shared.contests import Contest, ContestDefinition, dapil_code, definition
 from shared.db.base import utcnow
 from shared.db.tables import Acceptance, Reading, Submission, TallyTps, Tps
 from shared.db.tables.tally import TPS_KEY
 from shared.errors import Conflict, NotFound, Unprocessable
-from shared.events import canonical_entry, record_event
+from shared.events import ENTRY_VERSION, canonical_entry, format_time, record_event
 
 Source = Literal["auto", "confirmed", "corrected"]
 EVENT_KIND: dict[str, str] = {
@@ -97,19 +103,61 @@ def form_of(contest: str, tps_code: str) -> ContestDefinition:
     return form
 
 
-def shard_of(tps_code: str, level: int) -> int:
-    return int(tps_code) % SHARDS if level <= SHARDED_MAX_LEVEL else 0
+def shard_of(tps_code: str, level: int, shard: int | None = None) -> int:
+    """The shard row a TPS's delta goes to at `level`: `shard` when the transaction chose one
+    (PostgreSQL: a shard no concurrent transaction holds), else by the TPS's code. Any choice
+    is exact, readers and the recount sum the shards; only lock contention depends on it."""
+    if level > SHARDED_MAX_LEVEL:
+        return 0
+    return int(tps_code) % SHARDS if shard is None else shard
 
 
-def scopes_of(contest: str, tps_code: str) -> list[Scope]:
+def scopes_of(contest: str, tps_code: str, shard: int | None = None) -> list[Scope]:
     chain = [
-        Scope(code, level, shard_of(tps_code, level))
+        Scope(code, level, shard_of(tps_code, level, shard))
         for level, code in enumerate(region_chain(tps_code))
     ]
     dapil = dapil_of(contest, tps_code)
     if dapil is not None:
-        chain.append(Scope(dapil, 9, shard_of(tps_code, 0)))
+        chain.append(Scope(dapil, 9, shard_of(tps_code, 0, shard)))
     return chain
+
+
+# Per form: its relations as (lhs, rhs, every key as a set, equality?) and its field keys.
+_Relation = tuple[tuple[str, ...], tuple[str, ...], frozenset[str], bool]
+_Compiled = tuple[list[_Relation], frozenset[str]]
+_COMPILED: dict[int, tuple[ContestDefinition, _Compiled]] = {}
+
+
+def _compiled(defn: ContestDefinition) -> _Compiled:
+    hit = _COMPILED.get(id(defn))
+    if hit is not None and hit[0] is defn:
+        return hit[1]
+    rels = [(r.lhs, r.rhs, frozenset(r.keys), r.op == "==") for r in relations(defn)]
+    compiled = (rels, frozenset(defn.keys))
+    _COMPILED[id(defn)] = (defn, compiled)
+    return compiled
+
+
+def violations(
+    values: Mapping[str, int], defn: ContestDefinition, dpt: int | None
+) -> list[Violation]:
+    """`shared.consistency.check`, answered without building anything when nothing is broken
+    (nearly every acceptance): the same relations and bounds, evaluated on precompiled tuples.
+    Any doubt, and every violation's message, is `check`'s."""
+    rels, keys = _compiled(defn)
+    present = values.keys()
+    for lhs, rhs, both, eq in rels:
+        if both <= present:
+            left = sum([values[k] for k in lhs])
+            right = sum([values[k] for k in rhs])
+            if (left != right) if eq else (left > right):
+                return check(values, defn, dpt)
+    top = supply(dpt)
+    for k, v in values.items():
+        if k in keys and (type(v) is not int or v < 0 or v > top):
+            return check(values, defn, dpt)
+    return []
 
 
 def anomalies_of(
@@ -124,7 +172,7 @@ def anomalies_of(
             "message_en": v.message_en,
             "message_id": v.message_id,
         }
-        for v in check(values, form_of(contest, tps_code), dpt)
+        for v in violations(values, form_of(contest, tps_code), dpt)
     ]
     turnout = values.get("pengguna_total_j")
     if dpt is not None and turnout is not None and turnout > dpt:
@@ -235,23 +283,66 @@ _UPSERT_ONE = text(
 TotalRow = tuple[str, str, str, int, int]  # scope, contest, key, shard, delta
 
 
-def total_rows(contest: str, tps_code: str, delta: Mapping[str, int]) -> list[TotalRow]:
+def total_rows(
+    contest: str, tps_code: str, delta: Mapping[str, int], shard: int | None = None
+) -> list[TotalRow]:
     """The totals rows a TPS's delta moves: every scope above it, non-zero keys only."""
     changed = {k: d for k, d in delta.items() if d}
     return [
         (s.code, contest, k, s.shard, d)
-        for s in scopes_of(contest, tps_code)
+        for s in scopes_of(contest, tps_code, shard)
         for k, d in changed.items()
     ]
 
 
-async def apply_totals(session: AsyncSession, rows: list[TotalRow]) -> None:
+class TotalsDelta:
+    """Deltas summed per totals row before they are written: `{(scope, contest, shard): {key:
+    delta}}`. A batch's pages of one village, kecamatan … share rows, so each row is written once
+    with the sum; nested dicts keyed by strings cost a fifth of flat 4-tuple keys to merge."""
+
+    __slots__ = ("rows",)
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str, int], dict[str, int]] = {}
+
+    def add(
+        self, contest: str, tps_code: str, delta: Mapping[str, int], shard: int | None = None
+    ) -> None:
+        changed = [(k, d) for k, d in delta.items() if d]
+        if not changed:
+            return
+        for scope in scopes_of(contest, tps_code, shard):
+            row = self.rows.get((scope.code, contest, scope.shard))
+            if row is None:
+                self.rows[(scope.code, contest, scope.shard)] = dict(changed)
+            else:
+                for k, d in changed:
+                    row[k] = row.get(k, 0) + d
+
+    def add_row(self, scope: str, contest: str, key: str, shard: int, delta: int) -> None:
+        row = self.rows.setdefault((scope, contest, shard), {})
+        row[key] = row.get(key, 0) + delta
+
+    def ordered(self) -> list[TotalRow]:
+        """Non-zero rows in the one lock order of every writer: (scope, contest, shard, key)."""
+        return [
+            (scope, contest, key, shard, d)
+            for (scope, contest, shard), row in sorted(self.rows.items())
+            for key, d in sorted(row.items())
+            if d
+        ]
+
+
+async def apply_totals(session: AsyncSession, rows: list[TotalRow] | TotalsDelta) -> None:
     """`value += delta` per row, in a fixed (sorted) order: two transactions touching the same
     rows lock them in the same order, so they queue instead of deadlocking."""
-    merged: dict[tuple[str, str, str, int], int] = defaultdict(int)
-    for scope, contest, key, shard, d in rows:
-        merged[(scope, contest, key, shard)] += d
-    ordered = sorted((*k, d) for k, d in merged.items() if d)
+    if isinstance(rows, TotalsDelta):
+        merged = rows
+    else:
+        merged = TotalsDelta()
+        for scope, contest, key, shard, d in rows:
+            merged.add_row(scope, contest, key, shard, d)
+    ordered = merged.ordered()
     if not ordered:
         return
     if dialect_of(session) == "postgresql":
@@ -531,8 +622,15 @@ async def accept_pages(session: AsyncSession, items: Sequence[PageAcceptance]) -
     return [event_ids[n] for n in range(len(items))]
 
 
+# The submissions, and a totals shard for this transaction: the lowest one no concurrent
+# transaction holds (a transaction-scoped advisory try-lock: never waits, so it adds no lock
+# order). Concurrent batches then write disjoint nation/province/kabupaten rows instead of all
+# queueing on the nation's, and a batch merges its pages into one row per busy scope and key.
+SHARD_LOCK_CLASS = 0x7A11
 _SUBS_PG = text(
-    """SELECT s.id, s.version, s.tps_code, s.contest, s.page, t.dpt
+    """SELECT s.id, s.version, s.tps_code, s.contest, s.page, t.dpt,
+        (SELECT g FROM generate_series(0, CAST(:top AS integer)) AS g
+         WHERE pg_try_advisory_xact_lock(CAST(:lock_class AS integer), g) LIMIT 1) AS shard
     FROM submissions s JOIN tps t ON t.code = s.tps_code WHERE s.id = ANY(:ids)"""
 )
 _LOCK_HEADS_PG = text(
@@ -541,13 +639,15 @@ _LOCK_HEADS_PG = text(
     ON CONFLICT (tps_code, contest) DO UPDATE SET tps_code = excluded.tps_code
     RETURNING tps_code, contest, entry_sha256"""
 )
-_LOCK_TALLY_PG = text(
-    """INSERT INTO tally_tps (tps_code, contest, pages, "values", anomalies, anomaly_count,
-                             updated_at)
-    SELECT t, c, '{}', '{}', '[]', 0, now()
-    FROM unnest(CAST(:tps AS varchar[]), CAST(:contests AS varchar[])) AS u(t, c)
-    ON CONFLICT (tps_code, contest) DO UPDATE SET tps_code = excluded.tps_code
-    RETURNING tps_code, contest, pages, "values" """
+# Read, not locked: the event heads locked just before serialise every writer of these rows
+# (each acceptance takes its head first), and this statement's snapshot starts after those
+# locks were granted, so it sees what the previous holder committed. The rows are written
+# once, at the end (`_WRITE_TALLY_PG`): one new row version per TPS instead of two.
+_READ_TALLY_PG = text(
+    """SELECT t.tps_code, t.contest, t.pages, t."values"
+    FROM tally_tps t
+    JOIN unnest(CAST(:tps AS varchar[]), CAST(:contests AS varchar[])) AS u(tp, c)
+      ON t.tps_code = u.tp AND t.contest = u.c"""
 )
 _INSERT_EVENTS_PG = text(
     """INSERT INTO audit_events (kind, tps_code, contest, body, entry_sha256, created_at)
@@ -574,14 +674,69 @@ _INSERT_ACCEPTANCES_PG = text(
         CAST(:ats AS timestamptz[]))
     RETURNING id, event_id"""
 )
-_UPDATE_TALLY_PG = text(
-    """UPDATE tally_tps t SET pages = u.p, "values" = u.v, anomalies = u.a,
-        anomaly_count = u.n, updated_at = u.at
-    FROM unnest(CAST(:tps AS varchar[]), CAST(:contests AS varchar[]), CAST(:pages AS jsonb[]),
-                CAST(:vals AS jsonb[]), CAST(:anomalies AS jsonb[]), CAST(:counts AS smallint[]),
-                CAST(:ats AS timestamptz[])) AS u(tp, c, p, v, a, n, at)
-    WHERE t.tps_code = u.tp AND t.contest = u.c"""
+_WRITE_TALLY_PG = text(
+    """INSERT INTO tally_tps AS t (tps_code, contest, pages, "values", anomalies, anomaly_count,
+                                  updated_at)
+    SELECT * FROM unnest(CAST(:tps AS varchar[]), CAST(:contests AS varchar[]),
+                         CAST(:pages AS jsonb[]), CAST(:vals AS jsonb[]),
+                         CAST(:anomalies AS jsonb[]), CAST(:counts AS smallint[]),
+                         CAST(:ats AS timestamptz[]))
+    ON CONFLICT (tps_code, contest) DO UPDATE SET pages = excluded.pages,
+        "values" = excluded."values", anomalies = excluded.anomalies,
+        anomaly_count = excluded.anomaly_count, updated_at = excluded.updated_at"""
 )
+
+
+def _safe_int(value: object) -> bool:
+    return value is None or (type(value) is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER)
+
+
+def entry_body(
+    *,
+    kind: str,
+    tps_code: str,
+    contest: str,
+    prev: str | None,
+    at: datetime,
+    payload: dict[str, Any],
+) -> bytes:
+    """`canonical_entry`'s exact bytes for an acceptance payload, without its generic walk.
+
+    The walk that proves a value has the fast form (no floats, integers within 2^53, keys in
+    the Basic Multilingual Plane) cost as much as the encoding itself; here the only values
+    this module did not make itself are checked: the field keys and [old, new] pairs of
+    `changes` (old values come from the database) and the two ids. Strings are encoded as
+    they come; a lone surrogate, a stray type or anything unchecked takes `canonical_entry`.
+    """
+    values, changes = payload["values"], payload["changes"]
+    plain = (
+        _safe_int(payload["reading"])
+        and _safe_int(payload["supersedes"])
+        and all(k.isascii() for k in values)
+        and all(
+            type(k) is str and k.isascii() and _safe_int(old) and _safe_int(new)
+            for k, (old, new) in changes.items()
+        )
+    )
+    if plain:
+        entry = {
+            "v": ENTRY_VERSION,
+            "kind": kind,
+            "tps": tps_code,
+            "contest": contest,
+            "prev": prev,
+            "time": format_time(at),
+            **payload,
+        }
+        try:
+            return json.dumps(
+                entry, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+            ).encode("utf-8")
+        except (UnicodeEncodeError, ValueError, TypeError):
+            pass
+    return canonical_entry(
+        kind=kind, tps_code=tps_code, contest=contest, prev=prev, at=at, payload=payload
+    )
 
 
 def _check_item(item: PageAcceptance, sub: Any) -> None:
@@ -598,7 +753,7 @@ def _check_item(item: PageAcceptance, sub: Any) -> None:
             f"submission {item.submission_id} is {sub.tps_code}/{sub.contest}/{sub.page}",
             "Kiriman foto ini untuk TPS, jenis pemilihan atau halaman lain.",
         )
-    broken = check(item.values, form_of(item.contest, item.tps_code), sub.dpt)
+    broken = violations(item.values, form_of(item.contest, item.tps_code), sub.dpt)
     if broken and (item.source == "auto" or not (item.reason or "").strip()):
         raise Unprocessable(
             f"values that break {sorted({v.rule for v in broken})} cannot be accepted as "
@@ -608,10 +763,17 @@ def _check_item(item: PageAcceptance, sub: Any) -> None:
 
 
 async def _accept_round_pg(session: AsyncSession, items: list[PageAcceptance]) -> list[int]:
-    subs = {
-        r.id: r
-        for r in (await session.execute(_SUBS_PG, {"ids": [i.submission_id for i in items]})).all()
-    }
+    sub_rows = (
+        await session.execute(
+            _SUBS_PG,
+            {
+                "ids": [i.submission_id for i in items],
+                "top": SHARDS - 1,
+                "lock_class": SHARD_LOCK_CLASS,
+            },
+        )
+    ).all()
+    subs = {r.id: r for r in sub_rows}
     for item in items:
         _check_item(item, subs.get(item.submission_id))
     machine: dict[int, dict[str, Any]] = {}
@@ -628,11 +790,15 @@ async def _accept_round_pg(session: AsyncSession, items: list[PageAcceptance]) -
         (r.tps_code, r.contest): r.entry_sha256
         for r in (await session.execute(_LOCK_HEADS_PG, lock)).all()
     }
-    state = {
-        (r.tps_code, r.contest): (dict(r.pages or {}), dict(r.values or {}))
-        for r in (await session.execute(_LOCK_TALLY_PG, lock)).all()
+    state: dict[tuple[str, str], tuple[dict[str, Any], dict[str, int]]] = {
+        g: ({}, {}) for g in groups
     }
+    for r in (await session.execute(_READ_TALLY_PG, lock)).all():
+        state[(r.tps_code, r.contest)] = (dict(r.pages or {}), dict(r.values or {}))
     first = {g: not state[g][0] for g in groups}
+    # Every TPS of the batch in the transaction's shard; all 16 taken (more concurrent
+    # transactions than shards): None, each TPS's own shard by its code, as before.
+    shard = sub_rows[0].shard if sub_rows and sub_rows[0].shard is not None else None
 
     # Plan every item in lock order: its event body (chained per TPS and contest), its row.
     at = utcnow()
@@ -653,7 +819,7 @@ async def _accept_round_pg(session: AsyncSession, items: list[PageAcceptance]) -
         old_page: dict[str, int] = dict(before["values"]) if before and counts else {}
         base = old_page or (machine.get(item.reading_id or -1, {}) if not before else {})
         changes = changes_from(base, item.values)
-        body = canonical_entry(
+        body = entry_body(
             kind=EVENT_KIND[item.source],
             tps_code=item.tps_code,
             contest=item.contest,
@@ -749,29 +915,31 @@ async def _accept_round_pg(session: AsyncSession, items: list[PageAcceptance]) -
             plans[n]["entry"]["acceptance_id"] = acceptance_of[plans[n]["event_id"]]
             plans[n]["entry"]["event_id"] = plans[n]["event_id"]
 
-    totals: list[TotalRow] = []
+    dpt_of: dict[tuple[str, str], int | None] = {}
+    counted_in: set[tuple[str, str]] = set()
+    for n in order:
+        g = (items[n].tps_code, items[n].contest)
+        dpt_of.setdefault(g, plans[n]["sub"].dpt)
+        if plans[n]["counts"]:
+            counted_in.add(g)
+    totals = TotalsDelta()
     updates: dict[tuple[str, str], tuple[dict[str, int], list[dict[str, Any]]]] = {}
     for g in groups:
         pages, _ = state[g]
         merged: dict[str, int] = {}
         for entry in pages.values():
             merged.update(entry["values"])
-        dpt = next(plans[n]["sub"].dpt for n in order if (items[n].tps_code, items[n].contest) == g)
-        updates[g] = (merged, anomalies_of(g[1], g[0], merged, dpt))
+        updates[g] = (merged, anomalies_of(g[1], g[0], merged, dpt_of[g]))
         delta: dict[str, int] = defaultdict(int)
         for k, v in merged.items():
             delta[k] += v
         for k, v in state[g][1].items():
             delta[k] -= v
-        if (
-            first[g]
-            and pages
-            and any(plans[n]["counts"] for n in order if (items[n].tps_code, items[n].contest) == g)
-        ):
+        if first[g] and pages and g in counted_in:
             delta[TPS_KEY] += 1
-        totals.extend(total_rows(g[1], g[0], delta))
+        totals.add(g[1], g[0], delta, shard)
     await session.execute(
-        _UPDATE_TALLY_PG,
+        _WRITE_TALLY_PG,
         {
             "tps": tps_list,
             "contests": contest_list,
@@ -789,10 +957,12 @@ async def _accept_round_pg(session: AsyncSession, items: list[PageAcceptance]) -
 __all__ = [
     "EVENT_KIND",
     "SHARDS",
+    "SHARD_LOCK_CLASS",
     "PageAcceptance",
     "RevisionConflict",
     "Scope",
     "Source",
+    "TotalsDelta",
     "accept_page",
     "accept_pages",
     "add_to_totals",
@@ -801,9 +971,11 @@ __all__ = [
     "changes_from",
     "dapil_of",
     "dialect_of",
+    "entry_body",
     "form_of",
     "lock_event_head",
     "region_chain",
     "scopes_of",
     "shard_of",
+    "violations",
 ]
