@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.canonical import canonical_json
 from shared.db.base import utcnow
+from shared.db.direct import DirectTx, Statement
 from shared.db.engine import dialect_of
 from shared.db.tables.events import AuditEvent, EventHead
 
@@ -133,3 +134,67 @@ async def record_event(
         created_at=at,
         log_index=None,
     )
+
+
+# `record_event` as hand-written SQL for `shared.db.direct`, for the upload path (which composes
+# these into its own transaction: one statement on PostgreSQL). The same chain, the same rows.
+EVENT_COLUMNS = "(kind, tps_code, contest, body, entry_sha256, created_at)"
+EVENT_VALUES = "(:kind, :tps, :contest, :body, :entry_sha256, :at)"
+MOVE_HEAD = (
+    "UPDATE event_heads SET event_id = {event_id}, entry_sha256 = :entry_sha256 "
+    "WHERE tps_code = :tps AND contest = :contest"
+)
+_NEW_HEAD = Statement(
+    "INSERT INTO event_heads (tps_code, contest, event_id, entry_sha256) "
+    "VALUES (:tps, :contest, 0, '') ON CONFLICT DO NOTHING"
+)
+
+
+def head_statement(also: str = "") -> Statement:
+    """Reads the head's entry hash ("" for a new chain) of (:tps, :contest), and `also` (an SQL
+    expression) in the same round trip. Not locked: a writer appends under SQLite's BEGIN
+    IMMEDIATE (every writer excluded), or on PostgreSQL moves the head with a compare-and-set
+    (`UPDATE … WHERE entry_sha256 = <the hash read>`) in the statement that inserts the event,
+    and reads again if another writer moved it first. Either way each event cites the one
+    before it exactly once, interleaved correctly with `record_event`'s locking writers."""
+    extra = f", {also}" if also else ""
+    return Statement(
+        f"SELECT h.entry_sha256{extra} FROM event_heads AS h "
+        "WHERE h.tps_code = :tps AND h.contest = :contest"
+    )
+
+
+async def read_head_direct(
+    tx: DirectTx, statement: Statement, params: dict[str, Any]
+) -> tuple[Any, ...]:
+    """Run `head_statement(…)`, creating the head row of a new chain first if need be."""
+    head = await tx.fetchone(statement, params)
+    if head is None:  # a new chain: create its head row (a concurrent creator wins harmlessly)
+        await tx.execute(_NEW_HEAD, params)
+        head = await tx.fetchone(statement, params)
+        assert head is not None
+    return head
+
+
+def event_params(
+    tx: DirectTx,
+    *,
+    kind: str,
+    tps_code: str,
+    contest: str,
+    prev: str | None,
+    at: datetime,
+    payload: dict[str, Any],
+) -> dict[str, Any]:
+    """The bound values of `EVENT_VALUES` and `MOVE_HEAD` for one entry citing `prev`."""
+    body = canonical_entry(
+        kind=kind, tps_code=tps_code, contest=contest, prev=prev, at=at, payload=payload
+    )
+    return {
+        "kind": kind,
+        "tps": tps_code,
+        "contest": contest,
+        "body": body,
+        "entry_sha256": hashlib.sha256(body).hexdigest(),
+        "at": tx.time(at),
+    }

@@ -3,6 +3,10 @@
 Refusals here happen before a byte of the photo is stored: unknown device or a bad signature is
 401, a revoked device or a device enrolled for another TPS is 403, a claim that names no real
 TPS, contest or page is 422.
+
+The TPS needs no lookup of its own: a device is enrolled for exactly one TPS
+(`devices.tps_code` is a foreign key to `tps.code`), and a claim for any other TPS is refused,
+so a claim that passes names a TPS that exists.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contests import Contest, definition
 from shared.db.base import utcnow
-from shared.db.tables import Device, Tps
+from shared.db.tables import Device
 from shared.errors import Forbidden, Unauthorized, Unprocessable
 from shared.settings import Settings
 from shared.signing import UploadClaim, verify
@@ -31,7 +35,6 @@ class VerifiedClaim:
     signature: str
     captured_at: datetime
     device: Device
-    tps: Tps
 
 
 def _invalid(field: str, why: str, why_id: str) -> Unprocessable:
@@ -98,7 +101,13 @@ def _parse_time(text: str, settings: Settings) -> datetime:
 async def verify_claim(
     session: AsyncSession, claim: UploadClaim, signature: str | None, settings: Settings
 ) -> VerifiedClaim:
-    device = await session.get(Device, claim.device_id)
+    return check_claim(claim, signature, await session.get(Device, claim.device_id), settings)
+
+
+def check_claim(
+    claim: UploadClaim, signature: str | None, device: Device | None, settings: Settings
+) -> VerifiedClaim:
+    """Check a claim against its device (None: not enrolled), as read by the caller."""
     if (
         device is None
         or not signature
@@ -115,12 +124,9 @@ async def verify_claim(
             f"this device is enrolled for TPS {device.tps_code}, not {claim.tps}",
             f"Perangkat ini terdaftar untuk TPS {device.tps_code}, bukan {claim.tps}.",
         )
-    tps = await session.get(Tps, claim.tps)
-    if tps is None:
-        raise _invalid("tps", f"{claim.tps} is not a known TPS", "TPS tidak dikenal")
     _check_page(claim)
     captured_at = _parse_time(claim.captured_at, settings)
-    return VerifiedClaim(claim, signature, captured_at, device, tps)
+    return VerifiedClaim(claim, signature, captured_at, device)
 
 
 def _check_page(claim: UploadClaim) -> None:

@@ -19,7 +19,9 @@ class IngestState:
     store: ObjectStore
 
 
-def get_state(request: Request) -> IngestState:
+async def get_state(request: Request) -> IngestState:
+    # A coroutine, not a plain function: FastAPI runs a plain dependency in a worker thread,
+    # a thread hop per request for one attribute lookup.
     state: IngestState = request.app.state.ingest
     return state
 

@@ -25,7 +25,7 @@ from sqlalchemy import update
 from services.ingest.body import read_body
 from services.ingest.claims import VerifiedClaim, parse_claim, verify_claim
 from services.ingest.intake import Receipt, existing_receipt, hand_off, receipt_of
-from services.ingest.photo_check import inspect_photo, sniff_content_type
+from services.ingest.photo_check import check_photo, sniff_content_type
 from services.ingest.state import IngestState, StateDep
 from shared.db.base import utcnow
 from shared.db.tables import Device, Submission, Tps, UploadSession
@@ -287,7 +287,7 @@ async def finish(state: IngestState, upload: UploadSession) -> Receipt:
                 f"the upload's SHA-256 is {actual}, not the declared {upload.sha256}",
                 "Isi foto tidak sama dengan yang ditandatangani; kirim ulang.",
             )
-        info = await asyncio.to_thread(inspect_photo, buffer, state.settings)
+        info = await check_photo(buffer, state.settings)
     except SirekapError:
         await _discard(state, upload)
         raise
@@ -304,7 +304,7 @@ async def finish(state: IngestState, upload: UploadSession) -> Receipt:
         sha256=upload.sha256,
         captured_at=upload.captured_at_raw,
     )
-    verified = VerifiedClaim(claim, upload.signature, upload.captured_at, device, tps)
+    verified = VerifiedClaim(claim, upload.signature, upload.captured_at, device)
     receipt = await existing_receipt(state.db, verified) or await hand_off(
         state.db, state.store, verified, info, buffer
     )

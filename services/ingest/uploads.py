@@ -7,16 +7,15 @@ of an upload already received is answered with the original receipt without read
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from services.ingest.body import declared_length, read_body, too_large
-from services.ingest.claims import parse_claim, verify_claim
-from services.ingest.intake import find_existing, hand_off, receipt_of
-from services.ingest.photo_check import inspect_photo, sniff_content_type
+from services.ingest.claims import parse_claim
+from services.ingest.intake import hand_off, verify_upload
+from services.ingest.photo_check import check_photo, sniff_content_type
 from services.ingest.state import StateDep
 from shared.errors import BadRequest, Unprocessable
 from shared.metrics import UPLOADS
@@ -45,12 +44,10 @@ async def upload_photo(
         sha256=sha256,
         captured_at=captured_at,
     )
-    async with state.db.reading() as session:
-        verified = await verify_claim(session, claim, sirekap_signature, settings)
-        existing = await find_existing(session, verified)
+    verified, existing = await verify_upload(state.db, claim, sirekap_signature, settings)
     if existing is not None:  # a retry: answer without reading the body again
         UPLOADS.labels("duplicate").inc()
-        return JSONResponse(receipt_of(existing, duplicate=True).to_json(), status_code=200)
+        return JSONResponse(existing.to_json(), status_code=200)
     length = declared_length(request)
     if length is not None and length > settings.max_upload_bytes:
         raise too_large(settings.max_upload_bytes)
@@ -65,6 +62,6 @@ async def upload_photo(
             f"the body's SHA-256 is {body.sha256}, not the declared {claim.sha256}",
             "Isi foto tidak sama dengan yang ditandatangani; kirim ulang.",
         )
-    info = await asyncio.to_thread(inspect_photo, body.buffer, settings)
+    info = await check_photo(body.buffer, settings)
     receipt = await hand_off(state.db, state.store, verified, info, body.buffer)
     return JSONResponse(receipt.to_json(), status_code=200 if receipt.duplicate else 201)

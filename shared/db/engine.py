@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from shared.db.direct import DirectSql
 from shared.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -62,6 +63,18 @@ class Database:
     sessions: async_sessionmaker[AsyncSession]
     read_sessions: async_sessionmaker[AsyncSession]
     _sqlite_writer: asyncio.Lock = field(default_factory=asyncio.Lock)
+    pool_size: int = 10
+    _direct: DirectSql | None = None
+
+    @property
+    def direct(self) -> DirectSql:
+        """Hand-written SQL straight to the driver, for the upload path (`shared.db.direct`);
+        on SQLite its writers queue on the same lock as `transaction()`'s."""
+        if self._direct is None:
+            self._direct = DirectSql(
+                self.engine, self._sqlite_writer, SQLITE_BUSY_TIMEOUT_MS, self.pool_size
+            )
+        return self._direct
 
     @property
     def is_sqlite(self) -> bool:
@@ -88,6 +101,8 @@ class Database:
             yield session
 
     async def dispose(self) -> None:
+        if self._direct is not None:
+            await self._direct.close()
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()
@@ -105,6 +120,7 @@ def open_database(url: str, *, pool_size: int = 10) -> Database:
         read_engine=read_engine,
         sessions=async_sessionmaker(engine, expire_on_commit=False),
         read_sessions=async_sessionmaker(read_engine, expire_on_commit=False),
+        pool_size=pool_size,
     )
 
 

@@ -16,6 +16,19 @@ class ObjectStore(Protocol):
     async def put(self, key: str, data: bytes | bytearray | memoryview, content_type: str) -> None:
         """Store `data` under `key`, replacing nothing partially."""
 
+    async def put_new(
+        self,
+        key: str,
+        data: bytes | bytearray | memoryview,
+        content_type: str,
+        *,
+        sha256: str | None = None,
+    ) -> bool:
+        """`put`, and whether this write created the object: True when no object was there
+        before it, so the object's modification time is this write's; False when one was
+        (it is replaced, as by `put`) or the backend cannot tell. `sha256` (hex), when the
+        caller knows it, spares the backend hashing `data` again to sign its request."""
+
     async def get(self, key: str) -> bytes:
         """The whole object; raises `ObjectMissing` when there is none."""
 

@@ -23,7 +23,8 @@ class LocalObjectStore:
             raise ValueError(f"key escapes the store: {key!r}")
         return path
 
-    def _put(self, key: str, data: bytes | bytearray | memoryview) -> None:
+    def _put(self, key: str, data: bytes | bytearray | memoryview) -> bool:
+        """Write atomically; True when no object was there just before (see `put_new`)."""
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._tmp / uuid.uuid4().hex
@@ -32,13 +33,25 @@ class LocalObjectStore:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())  # acknowledged means on disk: a power cut loses nothing
+            created = not path.exists()
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)  # a write cut short by a full disk leaves no debris
+        return created
 
     async def put(self, key: str, data: bytes | bytearray | memoryview, content_type: str) -> None:
+        await self.put_new(key, data, content_type)
+
+    async def put_new(
+        self,
+        key: str,
+        data: bytes | bytearray | memoryview,
+        content_type: str,
+        *,
+        sha256: str | None = None,
+    ) -> bool:
         try:
-            await asyncio.to_thread(self._put, key, data)
+            return await asyncio.to_thread(self._put, key, data)
         except OSError as exc:  # disk full (ENOSPC), read-only, quota: an outage, not a bug
             raise StorageUnavailable(f"cannot write {key}: {exc}") from exc
 

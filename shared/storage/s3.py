@@ -10,15 +10,19 @@ import asyncio
 import io
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import urllib3
 from minio import Minio
+from minio.credentials.credentials import Credentials
 from minio.error import InvalidResponseError, S3Error, ServerError
 
 from shared.storage.base import ObjectMissing, StorageUnavailable
 
 POOL_CONNECTIONS = 64
+# Written twice when the store opens, the second time only if absent: a 412 then says the
+# server honours conditional writes (`If-None-Match: *`: AWS S3 since 2024-08, MinIO, moto).
+CONDITIONAL_PROBE_KEY = ".sirekap/conditional-write-probe"
 _MISSING_CODES = frozenset({"NoSuchKey", "NoSuchObject", "NoSuchBucket", "ResourceNotFound"})
 _OUTAGE_CODES = frozenset(
     {
@@ -67,6 +71,31 @@ class _ViewReader(io.RawIOBase):
         return chunk
 
 
+_KNOWN_SHA256 = "X-Sirekap-Known-Sha256"  # taken out again before the request is signed
+
+
+class _Minio(Minio):
+    """The SDK, told the payload's SHA-256 when the caller knows it already (a photo's key is
+    its SHA-256, checked against the body as it streamed in): over plain HTTP the SDK would
+    hash every photo once more to sign the request. The server still checks the hash against
+    the bytes it receives."""
+
+    def _build_headers(
+        self,
+        host: str,
+        headers: dict[str, Any] | None = None,
+        body: bytes | None = None,
+        creds: Credentials | None = None,
+    ) -> tuple[dict[str, Any], datetime]:
+        known = (headers or {}).pop(_KNOWN_SHA256, None)
+        if known is None or body is None or creds is None or self._base_url.is_https:
+            return super()._build_headers(host, headers, body, creds)
+        built, date = super()._build_headers(host, headers, None, creds)
+        built["Content-Length"] = str(len(body))
+        built["x-amz-content-sha256"] = known
+        return built, date
+
+
 class S3ObjectStore:
     def __init__(
         self,
@@ -85,7 +114,7 @@ class S3ObjectStore:
                 total=3, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]
             ),
         )
-        self.client = Minio(
+        self.client = _Minio(
             endpoint,
             access_key=access_key,
             secret_key=secret_key,
@@ -94,13 +123,49 @@ class S3ObjectStore:
             http_client=http,
         )
         self.bucket = bucket
+        # Whether `put_new` can learn from the server that an object already existed; until
+        # `ensure_bucket` has probed it, `put_new` cannot tell and says so (False).
+        self.conditional_writes = False
 
     async def ensure_bucket(self) -> None:
         def _ensure() -> None:
             if not self.client.bucket_exists(self.bucket):
                 self.client.make_bucket(self.bucket)
+            self.conditional_writes = self._probe_conditional_writes()
 
         await asyncio.to_thread(_call, _ensure)
+
+    def _put_if_absent(
+        self,
+        key: str,
+        data: bytes | bytearray | memoryview,
+        ctype: str,
+        sha256: str | None = None,
+    ) -> None:
+        # The SDK's public `put_object` turns extra headers into user metadata, so the single
+        # PUT is sent through its internal call (present since minio 7.0).
+        headers: dict[str, str | list[str] | tuple[str]] = {
+            "Content-Type": ctype,
+            "If-None-Match": "*",
+        }
+        if sha256 is not None:
+            headers[_KNOWN_SHA256] = sha256
+        self.client._put_object(
+            self.bucket,
+            key,
+            data,  # type: ignore[arg-type]  # any buffer: sent as is
+            headers=headers,
+        )
+
+    def _probe_conditional_writes(self) -> bool:
+        if not callable(getattr(self.client, "_put_object", None)):
+            return False
+        self.client.put_object(self.bucket, CONDITIONAL_PROBE_KEY, io.BytesIO(b"1"), 1)
+        try:
+            self._put_if_absent(CONDITIONAL_PROBE_KEY, b"1", "application/octet-stream")
+        except S3Error as exc:
+            return exc.code == "PreconditionFailed"
+        return False  # the header was ignored: the existing probe was overwritten
 
     async def put(self, key: str, data: bytes | bytearray | memoryview, content_type: str) -> None:
         length = memoryview(data).nbytes
@@ -115,6 +180,32 @@ class S3ObjectStore:
             )
 
         await asyncio.to_thread(_call, _put)
+
+    async def put_new(
+        self,
+        key: str,
+        data: bytes | bytearray | memoryview,
+        content_type: str,
+        *,
+        sha256: str | None = None,
+    ) -> bool:
+        """One conditional PUT when the server honours `If-None-Match: *` (a new photo: no
+        extra request); if an object was there, it is written again as by `put`."""
+        if self.conditional_writes:
+
+            def _put_new() -> bool:
+                try:
+                    self._put_if_absent(key, data, content_type, sha256)
+                except S3Error as exc:
+                    if exc.code != "PreconditionFailed":
+                        raise
+                    return False
+                return True
+
+            if await asyncio.to_thread(_call, _put_new):
+                return True
+        await self.put(key, data, content_type)
+        return False
 
     async def get(self, key: str) -> bytes:
         def _get() -> bytes:

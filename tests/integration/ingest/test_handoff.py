@@ -92,3 +92,39 @@ async def test_events_for_one_tps_chain_to_each_other(ingest: Ingest) -> None:
     first, second = (json.loads(e.body) for e in events)
     assert first["prev"] is None
     assert second["prev"] == events[0].entry_sha256
+
+
+async def test_concurrent_uploads_of_one_tps_keep_one_unbroken_chain(ingest: Ingest) -> None:
+    """Writers of one TPS and contest race for its chain head (on PostgreSQL the hand-off moves
+    it with a compare-and-set and reads it again when it lost): every event must cite the one
+    before it exactly once, and the head must be the last."""
+    import json
+
+    from shared.db.tables import EventHead
+
+    client = ingest.client(await ingest.device())
+    photos = [(make_jpeg(60 + i), 1 + i % 2) for i in range(8)]  # pages 1–2, retakes of each
+    receipts = await asyncio.gather(
+        *(client.upload_single(photo, contest="PPWP", page=page) for photo, page in photos)
+    )
+    assert sorted((r["page"], r["version"]) for r in receipts) == [
+        (p, v) for p in (1, 2) for v in (1, 2, 3, 4)
+    ]
+    async with ingest.db.reading() as session:
+        events = (
+            (
+                await session.execute(
+                    select(AuditEvent).where(AuditEvent.contest == "PPWP").order_by(AuditEvent.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        head = await session.get(EventHead, (events[0].tps_code, "PPWP"))
+    assert len(events) == 8
+    prev = None
+    for event in events:
+        assert json.loads(event.body)["prev"] == prev
+        prev = event.entry_sha256
+    assert head is not None and (head.event_id, head.entry_sha256) == (events[-1].id, prev)
+    assert {r["event_id"] for r in receipts} == {e.id for e in events}
