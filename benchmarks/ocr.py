@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from services.ocr.reader.boxes import normalise
-from services.ocr.reader.classifier import default_classifier
+from services.ocr.reader.classifier import META_PATH, MODEL_PATH, default_classifier, load
 from services.ocr.reader.page import read_page
 from services.ocr.reader.result import Claim, PageReading
 from services.ocr.reader.symbols import CLASSES, parse
@@ -122,9 +122,19 @@ def main() -> None:
         "--cache", type=Path, default=None, help="keep the generated photos here (reused)"
     )
     parser.add_argument("--generate-only", action="store_true", help="fill --cache and stop")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help=f"a model folder holding {MODEL_PATH.name} and {META_PATH.name} (default: committed)",
+    )
     args = parser.parse_args()
     cv2.setNumThreads(1)
-    model = default_classifier()
+    model = (
+        default_classifier()
+        if args.model is None
+        else load(args.model / MODEL_PATH.name, args.model / META_PATH.name)
+    )
     tess = Tesseract() if args.tesseract_pages > 0 and not args.generate_only else None
 
     n_digit = ok_digit = n_sym = ok_sym = 0
@@ -136,6 +146,7 @@ def main() -> None:
     wall_ms: list[float] = []
     decode_ms: list[float] = []
     outcomes: Counter[str] = Counter()
+    confusions: Counter[str] = Counter()
     special: dict[str, Counter[str]] = {"bad": Counter(), "inconsistent": Counter()}
     missed: list[dict[str, Any]] = []
     started = time.perf_counter()
@@ -171,7 +182,7 @@ def main() -> None:
                 missed.append({**plan, "index": i})
             continue
         normal += 1
-        _score_boxes_counts = _score_boxes(reading, gt)
+        _score_boxes_counts = _score_boxes(reading, gt, confusions)
         n_digit += _score_boxes_counts[0]
         ok_digit += _score_boxes_counts[1]
         n_sym += _score_boxes_counts[2]
@@ -222,6 +233,7 @@ def main() -> None:
         "tesseract_digit_accuracy": round(t_ok_digit / max(1, t_digit), 4),
         "tesseract_field_accuracy": round(t_ok_field / max(1, t_field), 4),
         "tesseract_pages": min(args.tesseract_pages, args.pages),
+        "digit_confusions": dict(confusions.most_common(10)),
         "outcomes": dict(outcomes),
         "bad_photos": dict(special["bad"]),
         "inconsistent_forms": dict(special["inconsistent"]),
@@ -265,7 +277,9 @@ def _photo(
     return jpeg, gt
 
 
-def _score_boxes(reading: PageReading, gt: dict[str, Any]) -> tuple[int, int, int, int]:
+def _score_boxes(
+    reading: PageReading, gt: dict[str, Any], confusions: Counter[str]
+) -> tuple[int, int, int, int]:
     n_digit = ok_digit = n_sym = ok_sym = 0
     for (key, box), probs in reading.box_probs.items():
         truth = gt["boxes"][key][box]
@@ -275,6 +289,8 @@ def _score_boxes(reading: PageReading, gt: dict[str, Any]) -> tuple[int, int, in
         if truth not in ("X", ""):
             n_digit += 1
             ok_digit += pred == truth
+            if pred != truth:
+                confusions[f"{truth}->{pred or 'blank'}"] += 1
     return n_digit, ok_digit, n_sym, ok_sym
 
 

@@ -19,19 +19,26 @@ from services.ocr.reader.decode import decode as decode_form
 from services.ocr.reader.identity import PrintedIdentity, read_identity
 from services.ocr.reader.locate import Located, locate
 from services.ocr.reader.numbers import FieldCandidates, field_candidates
-from services.ocr.reader.photo import Gray, check_quality, decode, preview
+from services.ocr.reader.photo import (
+    SCREEN_BLUE_RED,
+    Gray,
+    blue_red_ratio,
+    check_quality,
+    decode,
+    preview,
+)
 from services.ocr.reader.reasons import NOT_DECODABLE, TPS_UNREADABLE, Reason, wrong_form
 from services.ocr.reader.rectify import shrink, warp_region
 from services.ocr.reader.refine import field_offset, group_rect, outside, shifted
 from services.ocr.reader.result import Claim, Failing, FieldReading, PageReading
 from services.ocr.reader.symbols import CLASSES
-from shared.consistency import bounds, check, relations
+from shared.consistency import Relation, bounds, check, relations
 from shared.contests import ContestDefinition, definition
 from shared.db.tables.readings import ReadingOutcome
 from shared.forms.layout import Layout, layout
 
 # Failures no confidence can outweigh: the page goes to a person whatever the decoder says.
-HARD_RULES = frozenset({"outside", "unreadable", "identity", "corner"})
+HARD_RULES = frozenset({"outside", "unreadable", "identity", "corner", "screen"})
 
 
 @dataclass
@@ -80,6 +87,11 @@ def read_page(jpeg: bytes, claim: Claim, model: Classifier) -> PageReading:
     page_failing = checked
     if found.markers < len(lay.markers):
         page_failing.append(_corner_missing(found.markers))
+    tint = blue_red_ratio(jpeg)
+    if tint is not None:
+        detail["blue_red"] = round(tint, 3)
+        if tint >= SCREEN_BLUE_RED:
+            page_failing.append(_screen_suspected(tint))
     extracted = extract_boxes(photo.gray, found, lay)
     probs = model.probs(extracted.batch())
     return judge(claim, extracted, probs, model, page_failing, detail)
@@ -164,6 +176,7 @@ def judge(
         problem = _field_failure(fr, c, key in extracted.cut, model.field_ok)
         if problem is not None:
             (failing if problem.rule in HARD_RULES else doubtful).append(problem)
+    failing = failing + _jointly_doubtful(doubtful, rels)
     if _accepts(decoded, failing, model):
         reading.outcome = ReadingOutcome.AUTO_ACCEPTED.value
         return reading
@@ -174,6 +187,28 @@ def judge(
     for key, fr in reading.fields.items():
         fr.ok = key not in flagged
     return reading
+
+
+def _jointly_doubtful(doubtful: list[Failing], rels: list[Relation]) -> list[Failing]:
+    """An equality vouches for one doubtful number when every other number in it is sure; with
+    two doubtful numbers in one equality, two misreads can keep it true (92/191 read as 93/192
+    in a five-contest simulation, each box at 0.95-0.97), and only the classifier's calibration
+    would stand between that page and the tally. Such a page goes to a person."""
+    doubted = {f.field for f in doubtful}
+    out: list[Failing] = []
+    for rel in rels:
+        both = [k for k in rel.keys if k in doubted]
+        if rel.op == "==" and len(both) >= 2:
+            names = ", ".join(both)
+            out.append(
+                Failing(
+                    both[0],
+                    "joint_doubt",
+                    f"{names} are all uncertain and rule {rel.rule} links them; confirm them",
+                    f"{names} sama-sama tidak pasti dan terkait aturan {rel.rule}; periksa",
+                )
+            )
+    return out
 
 
 def _accepts(decoded: Decoded | None, failing: list[Failing], model: Classifier) -> bool:
@@ -249,6 +284,17 @@ def _corner_missing(markers: int) -> Failing:
         "corner",
         f"only {markers} of the 4 corner markers are in the photo; check the numbers",
         f"hanya {markers} dari 4 penanda sudut terlihat di foto; periksa angka-angkanya",
+    )
+
+
+def _screen_suspected(ratio: float) -> Failing:
+    """A photo of a screen shows a form, not the form: the paper itself must be photographed.
+    A person looks (a false alarm costs a review, never a wrong number)."""
+    return Failing(
+        "",
+        "screen",
+        f"the photo looks like a photo of a screen (blue/red {ratio:.2f}); check the sheet",
+        f"foto tampak seperti foto layar (biru/merah {ratio:.2f}); periksa lembar",
     )
 
 

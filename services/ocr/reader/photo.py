@@ -33,6 +33,11 @@ MIN_MEDIAN_BRIGHTNESS = 40
 # < 40 and its typical/hard photos > 120; 60 lies between.
 MIN_SHARPNESS = 60.0
 DECODE_HALF_FROM = 3200
+# A screen's light is bluer than paper's: on training-side photos the bright (paper) pixels' median
+# blue/red ratio was 0.88-1.00 for photographed forms and 1.09-1.20 for photos of a screen showing
+# one (the generator's "screen": a pixel grid, a blue cast and glare). Measured on an 1/8 colour
+# decode (the JPEG decoder scales in the DCT: a few ms). See docs/ocr.md.
+SCREEN_BLUE_RED = 1.04
 # EXIF orientation -> (np.rot90 quarter turns counter-clockwise, flip left-right first)
 _ORIENT: dict[int, tuple[int, bool]] = {
     1: (0, False),
@@ -130,3 +135,23 @@ def check_quality(photo: Decoded, small_view: Preview) -> QualityReport:
     elif sharpness < MIN_SHARPNESS:
         reason = TOO_BLURRED
     return QualityReport(brightness, sharpness, reason)
+
+
+def blue_red_ratio(jpeg: bytes) -> float | None:
+    """Median blue/red ratio of the photo's brightest 40% (the paper), from a 1/8 colour decode;
+    None when the photo cannot be decoded in colour."""
+    arr = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_REDUCED_COLOR_8)
+    if arr is None or arr.ndim != 3:
+        return None
+    img = arr.astype(np.float32)
+    b, g, r = img[..., 0], img[..., 1], img[..., 2]
+    lum = 0.114 * b + 0.587 * g + 0.299 * r
+    bright = lum > np.percentile(lum, 60)
+    if not bright.any():
+        return None
+    return float(np.median(b[bright] / np.maximum(r[bright], 1.0)))
+
+
+def looks_like_screen(jpeg: bytes) -> bool:
+    ratio = blue_red_ratio(jpeg)
+    return ratio is not None and ratio >= SCREEN_BLUE_RED

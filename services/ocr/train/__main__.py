@@ -17,6 +17,12 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--nets", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--processes", type=int, default=2, help="for harvest and thresholds")
+    parser.add_argument(
+        "--minutes", type=float, default=None, help="wall-time budget per net (cosine LR over it)"
+    )
+    parser.add_argument("--reuse", action="store_true", help="load the nets a run saved")
+    parser.add_argument("--synth", type=int, default=0, help="synthetic crops to add (synth.py)")
     parser.add_argument("--threshold-pages", type=int, default=300)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=MODEL_PATH.parent, help="model folder")
@@ -28,7 +34,11 @@ def main() -> None:
     if args.thresholds_only:
         folder = args.out
         found = choose_thresholds(
-            folder / MODEL_PATH.name, folder / META_PATH.name, args.threshold_pages, args.seed
+            folder / MODEL_PATH.name,
+            folder / META_PATH.name,
+            args.threshold_pages,
+            args.seed,
+            args.processes,
         )
         print(found)
         return
@@ -37,6 +47,10 @@ def main() -> None:
         epochs=args.epochs,
         nets=args.nets,
         threads=args.threads,
+        processes=args.processes,
+        synth=args.synth,
+        reuse=args.reuse,
+        minutes=args.minutes,
         threshold_pages=args.threshold_pages,
         seed=args.seed,
         out_dir=args.out,

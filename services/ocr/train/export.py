@@ -10,8 +10,13 @@ from services.ocr.reader.boxes import CROP_H, CROP_W
 from services.ocr.train.net import BoxNet, Calibrated
 
 
-def export_onnx(nets: list[BoxNet], temperature: float, path: Path) -> bytes:
-    model = Calibrated(nets, temperature).eval()
+def export_onnx(
+    nets: list[BoxNet],
+    temperature: float,
+    path: Path,
+    shifts: tuple[tuple[int, int], ...] = ((0, 0),),
+) -> bytes:
+    model = Calibrated(nets, temperature, shifts).eval()
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(
         model,

@@ -21,21 +21,56 @@ def ink_images(crops: npt.NDArray[np.uint8]) -> torch.Tensor:
 
 
 def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Shifts of +-2 px, ink gain, thinner/thicker strokes and noise: the variation the
-    generator draws per page, drawn again per crop so each epoch sees new versions."""
+    """The variation a photo adds, drawn again per crop so each epoch sees new versions.
+
+    Geometry: one random affine per crop (shift +-2.5 px, scale +-12%, width +-10%, rotation,
+    slant), for the field refinement's offsets, the perspective left after the homography and
+    the writer's own size and slant. Then blur, thicker/thinner strokes, faint box-border
+    remnants at the crop's edges, ink gain and noise.
+    """
     n = x.shape[0]
-    pad = F.pad(x, (2, 2, 2, 2))
-    dx = torch.randint(0, 5, (n,), generator=gen)
-    dy = torch.randint(0, 5, (n,), generator=gen)
-    rows = (torch.arange(40)[None, :] + dy[:, None])[:, None, :, None].expand(n, 1, 40, 36)
-    shifted = torch.gather(pad, 2, rows)
-    cols = (torch.arange(32)[None, :] + dx[:, None])[:, None, None, :].expand(n, 1, 40, 32)
-    out = torch.gather(shifted, 3, cols)
-    r = torch.rand(n, generator=gen)
+    u = torch.rand(n, 8, generator=gen)
+    scale = 0.88 + 0.24 * u[:, 0]
+    aspect = 0.9 + 0.2 * u[:, 1]
+    angle = (u[:, 2] - 0.5) * 0.16  # +-4.6 degrees
+    shear = (u[:, 3] - 0.5) * 0.3
+    # Normalised coordinates: the crop spans 2 units, so one pixel is 2/32 wide and 2/40 high.
+    tx = (u[:, 4] - 0.5) * 5.0 * (2.0 / 32.0)
+    ty = (u[:, 5] - 0.5) * 5.0 * (2.0 / 40.0)
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    # grid_sample maps output to input coordinates: the inverse of the drawn transform.
+    sx, sy = 1.0 / (scale * aspect), 1.0 / scale
+    theta = torch.stack(
+        [
+            torch.stack([cos * sx, (-sin + shear) * sx, tx], 1),
+            torch.stack([sin * sy, cos * sy, ty], 1),
+        ],
+        1,
+    )
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    out = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    r = u[:, 6]
     thick = F.max_pool2d(out, 3, 1, 1)
     thin = -F.max_pool2d(-out, 3, 1, 1)
     out = torch.where((r < 0.1)[:, None, None, None], thick, out)
     out = torch.where((r > 0.92)[:, None, None, None], 0.5 * (out + thin), out)
+    # Blur: a share of the crops mixed with their 3x3 box blur (a softer lens, a shaky hand).
+    blurred = F.avg_pool2d(out, 3, 1, 1, count_include_pad=False)
+    mix = (u[:, 7] - 0.6).clamp(min=0.0)[:, None, None, None] * 1.75  # 40% of crops, <= 0.7
+    out = out * (1.0 - mix) + blurred * mix
+    # Box-border remnants: a faint line near one edge on 20% of the crops.
+    v = torch.rand(n, 4, generator=gen)
+    pos = torch.where(v[:, 2] < 0.5, (v[:, 1] * 5).floor(), 31.0 - (v[:, 1] * 5).floor())
+    rows = torch.where(v[:, 2] < 0.5, (v[:, 1] * 5).floor(), 39.0 - (v[:, 1] * 5).floor())
+    on = (torch.rand(n, generator=gen) < 0.2).float() * (0.1 + 0.3 * v[:, 3])
+    vertical = (v[:, 0] < 0.5).float()
+    col_hit = (torch.arange(32.0)[None, :] == pos[:, None]).float()  # [n, 32]
+    row_hit = (torch.arange(40.0)[None, :] == rows[:, None]).float()  # [n, 40]
+    lines = (
+        vertical[:, None, None] * col_hit[:, None, :].expand(n, 40, 32)
+        + (1 - vertical)[:, None, None] * row_hit[:, :, None].expand(n, 40, 32)
+    ) * on[:, None, None]
+    out = torch.maximum(out, lines[:, None])
     gain = 0.7 + 0.5 * torch.rand(n, 1, 1, 1, generator=gen)
     noise = torch.randn(out.shape, generator=gen) * 0.04 * torch.rand(n, 1, 1, 1, generator=gen)
     return (out * gain + noise).clamp(0.0, 1.0)
@@ -49,39 +84,60 @@ def train_net(
     seed: int,
     batch: int = 256,
     lr: float = 3e-3,
+    minutes: float | None = None,
     log: Callable[[str], None] = print,
-) -> BoxNet:
+) -> tuple[BoxNet, float]:
+    """Train one net; returns it and the epochs it saw.
+
+    With `minutes`, the learning rate follows a warm-up and cosine decay over that much wall
+    time instead of over `epochs` (which is then only an upper bound): on a shared machine the
+    speed varies, and the run still ends annealed, on time.
+    """
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     net = BoxNet()
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    steps = epochs * math.ceil(len(x) / batch)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
+    per_epoch = math.ceil(len(x) / batch)
+    steps = epochs * per_epoch
     # Digits are the scarce classes (X and blank fill most boxes); weight them up so the net's
     # capacity goes to telling 1 from 7, not X from blank.
     counts = torch.bincount(y, minlength=12).float().clamp(min=1)
     weights = (counts.sum() / counts).sqrt()
     weights = weights / weights.mean()
+    started = time.perf_counter()
+    budget = None if minutes is None else minutes * 60.0
+    done = 0
     for epoch in range(epochs):
         net.train()
         t0 = time.perf_counter()
         order = torch.randperm(len(x), generator=gen)
         total = 0.0
+        seen = 0
         for i in range(0, len(x), batch):
+            frac = done / steps if budget is None else (time.perf_counter() - started) / budget
+            if frac >= 1.0:
+                break
+            warm = min(1.0, frac / 0.05)
+            rate = lr * (0.1 + 0.9 * warm) * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * frac)))
+            for group in opt.param_groups:
+                group["lr"] = rate
             idx = order[i : i + batch]
             logits = net(augment(x[idx], gen))
             loss = F.cross_entropy(logits, y[idx], weight=weights, label_smoothing=0.02)
             opt.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
-            sched.step()
+            done += 1
+            seen += len(idx)
             total += float(loss.detach()) * len(idx)
         log(
-            f"  net {seed} epoch {epoch + 1}/{epochs}: loss {total / len(x):.4f} "
-            f"({time.perf_counter() - t0:.0f} s)"
+            f"  net {seed} epoch {epoch + 1}/{epochs}: loss {total / max(1, seen):.4f} "
+            f"({time.perf_counter() - t0:.0f} s, {seen} crops)"
         )
+        if seen < len(x):
+            break
     net.eval()
-    return net
+    return net, done / per_epoch
 
 
 @torch.no_grad()

@@ -9,6 +9,7 @@ version of this net (9 M multiply-adds) trained 3x slower for no gain we could m
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from services.ocr.reader.symbols import N_CLASSES
@@ -46,14 +47,36 @@ class BoxNet(nn.Module):
         return out
 
 
-class Calibrated(nn.Module):
-    """What is exported: probabilities at the calibrated temperature, ensemble-averaged."""
+def shift(x: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
+    """`x` moved by (dx, dy) pixels, paper (0) coming in at the edges."""
+    if dx == 0 and dy == 0:
+        return x
+    h, w = x.shape[-2], x.shape[-1]
+    p = max(abs(dx), abs(dy))
+    padded = F.pad(x, (p, p, p, p))
+    return padded[:, :, p - dy : p - dy + h, p - dx : p - dx + w]
 
-    def __init__(self, nets: list[BoxNet], temperature: float) -> None:
+
+class Calibrated(nn.Module):
+    """What is exported: probabilities at the calibrated temperature, the logits averaged over
+    the nets of an ensemble and over the test-time shifts of the input."""
+
+    def __init__(
+        self,
+        nets: list[BoxNet],
+        temperature: float,
+        shifts: tuple[tuple[int, int], ...] = ((0, 0),),
+    ) -> None:
         super().__init__()
         self.nets = nn.ModuleList(nets)
         self.temperature = temperature
+        self.shifts = shifts
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        views = [shift(x, dx, dy) for dx, dy in self.shifts]
+        batch = torch.cat(views) if len(views) > 1 else views[0]
+        out = torch.stack([n(batch) for n in self.nets]).mean(0)
+        return out.reshape(len(views), x.shape[0], -1).mean(0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logits = torch.stack([n(x) for n in self.nets]).mean(0)
-        return torch.softmax(logits / self.temperature, dim=1)
+        return torch.softmax(self.logits(x) / self.temperature, dim=1)

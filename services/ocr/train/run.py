@@ -12,7 +12,9 @@ Steps, each logged with its time:
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -21,12 +23,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import torch
+import torch.nn.functional as F
 
-from services.ocr.reader.classifier import META_PATH, MODEL_PATH, load
+from services.ocr.reader.classifier import META_PATH, MODEL_PATH
 from services.ocr.reader.symbols import CLASSES, X
 from services.ocr.train import data
 from services.ocr.train.export import export_onnx
-from services.ocr.train.fit import fit_temperature, ink_images, logits_of, train_net
+from services.ocr.train.fit import fit_temperature, ink_images, train_net
+from services.ocr.train.net import BoxNet, Calibrated
+from services.ocr.train.synth import synth_crops
 from services.ocr.train.thresholds import choose_accept, score_pages
 
 CACHE = Path(os.environ.get("SIREKAP_CACHE_DIR", Path(__file__).resolve().parents[3] / ".cache"))
@@ -34,6 +39,29 @@ CALIBRATION_EVERY = 7
 KEEP_X = 0.35
 # A field whose chosen number has less than this probability is shown to the reviewer first.
 FIELD_OK = 0.99
+AUGMENTATION = (
+    "per crop and epoch: affine (shift +-2.5 px, scale +-12%, width +-10%, rotation +-4.6 deg, "
+    "slant +-0.15), 3x3 blur mix on 40%, thicker 10% / thinner 8%, border line 20%, gain, noise"
+)
+SYNTH_CHUNK = 15_000
+
+
+def synth_chunks(
+    folder: Path, n: int, seed: int
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+    """`n` synthetic crops (`synth.py`), made in cached chunks of SYNTH_CHUNK."""
+    folder.mkdir(parents=True, exist_ok=True)
+    crops, labels = [], []
+    for k in range(math.ceil(n / SYNTH_CHUNK)):
+        path = folder / f"s{seed}_{k:03d}_{SYNTH_CHUNK}.npz"
+        if not path.exists():
+            c, lab = synth_crops(SYNTH_CHUNK, seed + 1000 * k)
+            np.savez_compressed(path.with_suffix(".tmp.npz"), crops=c, labels=lab)
+            path.with_suffix(".tmp.npz").replace(path)
+        with np.load(path) as z:
+            crops.append(z["crops"])
+            labels.append(z["labels"])
+    return np.concatenate(crops)[:n], np.concatenate(labels)[:n]
 
 
 def train(
@@ -45,6 +73,9 @@ def train(
     threshold_pages: int = 300,
     seed: int = 1,
     processes: int = 2,
+    synth: int = 0,
+    reuse: bool = False,
+    minutes: float | None = None,
     out_dir: Path = MODEL_PATH.parent,
 ) -> dict[str, Any]:
     torch.set_num_threads(threads)
@@ -62,27 +93,38 @@ def train(
     draw = torch.rand(len(y_tr), generator=torch.Generator().manual_seed(seed))
     keep = (y_tr != X) | (draw < KEEP_X)
     x_tr, y_tr = x_tr[keep], y_tr[keep]
+    harvested = len(x_tr)
+    if synth > 0:
+        t0 = time.perf_counter()
+        s_crops, s_labels = synth_chunks(CACHE / "ocr" / "synth", synth, seed)
+        x_tr = torch.cat([x_tr, ink_images(s_crops)])
+        y_tr = torch.cat([y_tr, torch.from_numpy(s_labels)])
+        print(f"{len(s_labels)} synthetic crops ({time.perf_counter() - t0:.0f} s)", flush=True)
     print(
         f"{len(x_tr)} training crops, {len(x_cal)} held out ({harvest_s:.0f} s to harvest)",
         flush=True,
     )
     t0 = time.perf_counter()
-    models = [train_net(x_tr, y_tr, epochs=epochs, seed=seed * 100 + k) for k in range(nets)]
+    models = []
+    epochs_seen: list[float] = []
+    for k in range(nets):
+        saved = CACHE / "ocr" / f"net_s{seed}_e{epochs}_{k}.pt"
+        if reuse and saved.exists():  # re-calibrate and re-choose without training again
+            net = BoxNet()
+            net.load_state_dict(torch.load(saved))
+            models.append(net.eval())
+        else:
+            net, seen = train_net(x_tr, y_tr, epochs=epochs, seed=seed * 100 + k, minutes=minutes)
+            models.append(net)
+            epochs_seen.append(round(seen, 2))
     train_s = time.perf_counter() - t0
     for k, net in enumerate(models):  # kept for ensembles and warm starts; not committed
         torch.save(net.state_dict(), CACHE / "ocr" / f"net_s{seed}_e{epochs}_{k}.pt")
     model_path, meta_path = out_dir / MODEL_PATH.name, out_dir / META_PATH.name
-    logits = logits_of(models, x_cal)
-    pred = logits.argmax(1)
-    digits = y_cal < 10
-    held_acc = float((pred == y_cal).float().mean())
-    digit_acc = float((pred[digits] == y_cal[digits]).float().mean())
-    temperature = fit_temperature(logits.detach(), y_cal)
-    print(
-        f"held-out accuracy {held_acc:.4f} (digits {digit_acc:.4f}); temperature {temperature:.3f}",
-        flush=True,
-    )
-    onnx = export_onnx(models, temperature, model_path)
+    chosen = calibrate(models, x_cal, y_cal)
+    pred, temperature, shifts = chosen["pred"], chosen["temperature"], chosen["shifts"]
+    held_acc, digit_acc = chosen["accuracy"], chosen["digit_accuracy"]
+    onnx = export_onnx(models, temperature, model_path, shifts)
     meta: dict[str, Any] = {
         "classes": list(CLASSES),
         "input": "ink [N, 1, 40, 32], 0 = paper, 1 = ink (services.ocr.reader.boxes.normalise)",
@@ -91,11 +133,18 @@ def train(
             "pages": pages,
             "seed": seed,
             "epochs": epochs,
+            "epochs_seen": epochs_seen,
+            "minutes_per_net": minutes,
             "nets": nets,
             "crops": len(x_tr),
+            "harvested_crops": harvested,
+            "synthetic_crops": len(x_tr) - harvested,
+            "augmentation": AUGMENTATION,
             "held_out": len(x_cal),
             "held_out_accuracy": held_acc,
             "held_out_digit_accuracy": digit_acc,
+            "test_time_shifts": [list(t) for t in shifts],
+            "held_out_by_shifts": chosen["by_shifts"],
             "train_seconds": round(train_s, 1),
             "harvest_seconds": round(harvest_s, 1),
             "confusions": _confusions(pred.numpy(), y_cal.numpy()),
@@ -103,18 +152,65 @@ def train(
         # Placeholder until step 6 measures it; never used for a real decision.
         "thresholds": {"accept_confidence": 1.0, "field_ok": FIELD_OK},
         "onnx_bytes": len(onnx),
+        # What every reading records as model_sha256 (services.ocr.reader.classifier.load).
+        "onnx_sha256": hashlib.sha256(onnx).hexdigest(),
     }
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
-    meta["thresholds"] = choose_thresholds(model_path, meta_path, threshold_pages, seed)
+    meta["thresholds"] = choose_thresholds(model_path, meta_path, threshold_pages, seed, processes)
     meta["total_seconds"] = round(time.perf_counter() - started, 1)
     print(json.dumps(meta["thresholds"]), flush=True)
     return meta
 
 
-def choose_thresholds(model_path: Path, meta_path: Path, pages: int, seed: int) -> dict[str, Any]:
+# Test-time augmentation: the logits averaged over the crop and its 1 px shifts (in the graph).
+TTA_OPTIONS: tuple[tuple[tuple[int, int], ...], ...] = (
+    ((0, 0),),
+    ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)),
+)
+
+
+def calibrate(models: list[BoxNet], x_cal: torch.Tensor, y_cal: torch.Tensor) -> dict[str, Any]:
+    """Temperature for each test-time shift set on the held-out crops; the one with the lower
+    held-out negative log-likelihood is chosen (training-side pages only)."""
+    digits = y_cal < 10
+    best: dict[str, Any] = {}
+    by_shifts: dict[str, dict[str, float]] = {}
+    for shifts in TTA_OPTIONS:
+        wrapped = Calibrated(models, 1.0, shifts).eval()
+        with torch.no_grad():
+            logits = torch.cat(
+                [wrapped.logits(x_cal[i : i + 1024]) for i in range(0, len(x_cal), 1024)]
+            )
+        temperature = fit_temperature(logits, y_cal)
+        nll = float(F.cross_entropy(logits / temperature, y_cal))
+        pred = logits.argmax(1)
+        acc = float((pred == y_cal).float().mean())
+        digit_acc = float((pred[digits] == y_cal[digits]).float().mean())
+        by_shifts[str(len(shifts))] = {"nll": nll, "accuracy": acc, "digit_accuracy": digit_acc}
+        print(
+            f"{len(shifts)} view(s): held-out accuracy {acc:.4f} (digits {digit_acc:.4f}), "
+            f"nll {nll:.4f}, temperature {temperature:.3f}",
+            flush=True,
+        )
+        if not best or nll < best["nll"]:
+            best = {
+                "nll": nll,
+                "pred": pred,
+                "temperature": temperature,
+                "shifts": shifts,
+                "accuracy": acc,
+                "digit_accuracy": digit_acc,
+            }
+    best["by_shifts"] = by_shifts
+    return best
+
+
+def choose_thresholds(
+    model_path: Path, meta_path: Path, pages: int, seed: int, processes: int = 2
+) -> dict[str, Any]:
     """Read `pages` fresh training-side pages with the model and record the chosen threshold."""
     t0 = time.perf_counter()
-    scores = score_pages(load(model_path, meta_path), pages, seed=seed + 1000)
+    scores = score_pages(model_path, meta_path, pages, seed=seed + 1000, processes=processes)
     accept, stats = choose_accept(scores)
     thresholds = {
         "accept_confidence": accept,

@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from clients.simulation.plan import plan_day
 from services.ocr.reader.classifier import Classifier, default_classifier
 from services.ocr.reader.page import read_page
-from services.ocr.reader.photo import decode
+from services.ocr.reader.photo import decode, looks_like_screen
 from services.ocr.reader.result import Claim
+from shared.contests import Contest
 from shared.forms.generate import generate_photo
 from shared.forms.truth import Truth, make_truth
 
@@ -132,3 +134,35 @@ def test_exif_orientation_is_applied(orientation: int, turn: int) -> None:
     assert decoded is not None
     assert decoded.gray.shape == upright.shape
     assert decoded.gray[:10, :20].mean() > 200 and decoded.gray[-10:, -20:].mean() < 50
+
+
+@pytest.mark.parametrize("difficulty", ["typical", "hard"])
+def test_a_photo_of_a_screen_goes_to_a_person(
+    model: Classifier, truth: Truth, difficulty: str
+) -> None:
+    jpeg = _photo(truth, 2, difficulty=difficulty, seed=12, bad="screen")
+    assert looks_like_screen(jpeg)
+    reading = read_page(jpeg, Claim(TPS, "PPWP", 2, DPT), model)
+    assert reading.outcome != "auto_accepted"
+    if reading.outcome == "needs_review":
+        assert "screen" in {f.rule for f in reading.failing}
+
+
+def test_a_photo_of_paper_is_not_taken_for_a_screen(truth: Truth) -> None:
+    for difficulty, seed in (("clean", 1), ("typical", 2), ("hard", 3)):
+        assert not looks_like_screen(_photo(truth, 1, difficulty=difficulty, seed=seed))
+
+
+def test_two_doubtful_numbers_in_one_equality_go_to_a_person(model: Classifier) -> None:
+    # Found by the five-contest simulation of Kepahiang: this photo's L and J voter counts
+    # (92 and 191) were read 93 and 192 at 0.97 and 0.95, which still add up with P = 99.
+    # The arithmetic cannot vouch for two numbers that can be wrong together.
+    tps = "1708022017001"
+    (plan,) = (p for p in plan_day("17.08.02.2017", list(Contest), 2024) if p.tps.code == tps)
+    truth = plan.truths["DPRD_PROV"]
+    jpeg, _ = generate_photo(tps, "DPRD_PROV", 1, truth, "typical", 2024, "eval")
+    reading = read_page(jpeg, Claim(tps, "DPRD_PROV", 1), model)
+    assert reading.outcome == "needs_review"
+    assert "joint_doubt" in {f.rule for f in reading.failing}
+    wrong = {k for k, f in reading.fields.items() if f.value != truth.values[k]}
+    assert wrong <= {f.field for f in reading.failing}  # a person is shown every misread
