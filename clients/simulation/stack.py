@@ -81,6 +81,8 @@ def running_stack(
             "SIREKAP_RATE_ENROL_ADDRESS_BURST": "0",
             "SIREKAP_RATE_UPLOAD_ADDRESS_BURST": "0",
         }
+        # A line per request from every service would bury the progress lines on the console.
+        env.setdefault("SIREKAP_LOG_LEVEL", "WARNING")
         if kind == "embedded":
             env["SIREKAP_DATABASE_URL"] = f"sqlite+aiosqlite:///{data / 'sirekap.db'}"
             env["SIREKAP_STORAGE"] = "local"
