@@ -11,8 +11,6 @@ photo's entry is inside the checkpoint the survivor signs.
 from __future__ import annotations
 
 import asyncio
-import signal
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -31,11 +29,11 @@ from shared.db.tables.log import LogLease
 from shared.settings import Settings
 from tests.integration.faults.conftest import running_ingest
 from tests.integration.ingest.conftest import TPS, settings_for
+from tests.support.killing import kill_when_it_says
 from tests.support.nothing_lost import LOG_ORIGIN, assert_nothing_lost
 from tests.support.photos import form_photo
 
 pytestmark = [pytest.mark.postgres, pytest.mark.s3]
-PROJECT = Path(__file__).resolve().parents[3]
 LEASE_S = 2.0
 BATCH = 2
 
@@ -92,25 +90,13 @@ async def test_the_sequencer_killed_mid_batch_loses_nothing(pg_s3_settings: Sett
             await phone.upload_single(form_photo(TPS, page, n), contest="PPWP", page=page)
             for page, n in ((1, 0), (2, 0), (2, 1))
         ]
-        killed = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
+        await kill_when_it_says(
             _KILLED_MID_BATCH,
             pg_s3_settings.resolved_database_url,
             str(LEASE_S),
             str(BATCH),
-            cwd=PROJECT,
-            stdout=asyncio.subprocess.PIPE,
+            marker=b"mid-batch",
         )
-        try:
-            assert killed.stdout is not None
-            line = await asyncio.wait_for(killed.stdout.readline(), 120)
-            assert line.strip() == b"mid-batch"
-            killed.send_signal(signal.SIGKILL)
-            await asyncio.wait_for(killed.wait(), 10)
-        finally:
-            if killed.returncode is None:
-                killed.kill()
         async with ingest.db.reading() as session:
             head = await store.tree_head(session)
             lease = await session.get(LogLease, "sequencer")

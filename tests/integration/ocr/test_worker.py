@@ -4,8 +4,6 @@ twice gives one reading, and the reading commits with its event and status or no
 from __future__ import annotations
 
 import asyncio
-import signal
-import sys
 import textwrap
 from pathlib import Path
 
@@ -25,10 +23,10 @@ from shared.storage import LocalObjectStore
 from tests.integration.faults.conftest import running_ingest
 from tests.integration.ingest.conftest import TPS, settings_for
 from tests.integration.ocr.conftest import DPT, TPS_CODE, add_submission
+from tests.support.killing import kill_when_it_says
 from tests.support.nothing_lost import assert_nothing_lost
 from tests.support.photos import form_photo
 
-PROJECT = Path(__file__).resolve().parents[3]
 LEASE_S = 3.0  # long enough that the survivor's first try surely finds the job still leased
 
 
@@ -83,24 +81,8 @@ async def test_a_killed_workers_job_is_finished_by_another(
     db: Database, db_url: str, store: LocalObjectStore, photo: bytes
 ) -> None:
     sid = await add_submission(db, photo, page=2, store=store)
-    holder = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        _HOLDER,
-        db_url,
-        str(LEASE_S),
-        cwd=PROJECT,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert holder.stdout is not None
-        line = await holder.stdout.readline()
-        assert line.strip() == b"claimed"
-        holder.send_signal(signal.SIGKILL)  # mid-job: no chance to report or clean up
-        await asyncio.wait_for(holder.wait(), 10)
-    finally:
-        if holder.returncode is None:
-            holder.kill()
+    # Killed mid-job: no chance to report or clean up.
+    await kill_when_it_says(_HOLDER, db_url, str(LEASE_S), marker=b"claimed")
     survivor = _worker(db, store, "survivor")
     assert not await survivor.run_once()  # the dead worker's lease still holds the job
     for _ in range(300):  # the lease runs out after LEASE_S; give it up to 30 s
@@ -241,24 +223,9 @@ async def test_a_worker_killed_mid_page_loses_no_acknowledged_photo(
             await phone.upload_single(form_photo(TPS, page, n), contest="PPWP", page=page)
             for page, n in ((1, 0), (2, 0), (2, 1))
         ]
-        killed = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            _KILLED_MID_PAGE,
-            settings.model_dump_json(),
-            str(LEASE_S),
-            cwd=PROJECT,
-            stdout=asyncio.subprocess.PIPE,
+        await kill_when_it_says(
+            _KILLED_MID_PAGE, settings.model_dump_json(), str(LEASE_S), marker=b"reading"
         )
-        try:
-            assert killed.stdout is not None
-            line = await asyncio.wait_for(killed.stdout.readline(), 120)
-            assert line.strip() == b"reading"
-            killed.send_signal(signal.SIGKILL)
-            await asyncio.wait_for(killed.wait(), 10)
-        finally:
-            if killed.returncode is None:
-                killed.kill()
         async with ingest.db.reading() as session:
             held = await session.execute(select(OcrJob).where(OcrJob.worker == "killed"))
             job = held.scalar_one()
