@@ -36,14 +36,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.canonical import MAX_SAFE_INTEGER
+from shared.canonical import MAX_SAFE_INTEGER, plain_json
 from shared.consistency import Violation, check, relations, supply
 from shared.contests import Contest, ContestDefinition, dapil_code, definition
 from shared.db.base import utcnow
 from shared.db.tables import Acceptance, Reading, Submission, TallyTps, Tps
 from shared.db.tables.tally import TPS_KEY
 from shared.errors import Conflict, NotFound, Unprocessable
-from shared.events import ENTRY_VERSION, canonical_entry, format_time, record_event
+from shared.events import canonical_entry, entry_envelope, record_event
 
 Source = Literal["auto", "confirmed", "corrected"]
 EVENT_KIND: dict[str, str] = {
@@ -719,21 +719,9 @@ def entry_body(
         )
     )
     if plain:
-        entry = {
-            "v": ENTRY_VERSION,
-            "kind": kind,
-            "tps": tps_code,
-            "contest": contest,
-            "prev": prev,
-            "time": format_time(at),
-            **payload,
-        }
-        try:
-            return json.dumps(
-                entry, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
-            ).encode("utf-8")
-        except (UnicodeEncodeError, ValueError, TypeError):
-            pass
+        fast = plain_json(entry_envelope(kind, tps_code, contest, prev, at, payload))
+        if fast is not None:
+            return fast
     return canonical_entry(
         kind=kind, tps_code=tps_code, contest=contest, prev=prev, at=at, payload=payload
     )

@@ -32,17 +32,24 @@ def canonical_json(value: Any) -> bytes:
     acceptance encodes one entry, and the pure-Python encoder was half an acceptance's CPU.
     Anything else takes the `rfc8785` package's path.
     """
-    if _check(value, "$"):
-        try:
-            return json.dumps(
-                value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
-            ).encode("utf-8")
-        except (UnicodeEncodeError, ValueError):
-            pass  # a lone surrogate: let the reference encoder name the problem
+    if _check(value, "$") and (fast := plain_json(value)) is not None:
+        return fast
     try:
         return rfc8785.dumps(value)
     except rfc8785.CanonicalizationError as exc:  # NaN, infinities, unsupported types
         raise CanonicalJSONError(str(exc)) from exc
+
+
+def plain_json(value: Any) -> bytes | None:
+    """The fast path's bytes, for a value the caller knows has the fast form (see
+    `canonical_json`); None when the C encoder refuses it (a lone surrogate, a stray type),
+    for the reference encoder to name the problem."""
+    try:
+        return json.dumps(
+            value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+        ).encode("utf-8")
+    except (UnicodeEncodeError, ValueError, TypeError):
+        return None
 
 
 def _check(value: object, path: str) -> bool:

@@ -46,7 +46,19 @@ def canonical_entry(
     clash = RESERVED_KEYS & payload.keys()
     if clash:
         raise ValueError(f"payload may not set {sorted(clash)}")
-    entry = {
+    return canonical_json(entry_envelope(kind, tps_code, contest, prev, at, payload))
+
+
+def entry_envelope(
+    kind: str,
+    tps_code: str | None,
+    contest: str | None,
+    prev: str | None,
+    at: datetime,
+    payload: dict[str, Any],
+) -> dict[str, Any]:
+    """The entry as a JSON object: the envelope every entry has, then the payload's keys."""
+    return {
         "v": ENTRY_VERSION,
         "kind": kind,
         "tps": tps_code,
@@ -55,7 +67,6 @@ def canonical_entry(
         "time": format_time(at),
         **payload,
     }
-    return canonical_json(entry)
 
 
 async def _locked_prev(session: AsyncSession, tps_code: str, contest: str) -> str | None:
