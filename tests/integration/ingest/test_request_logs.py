@@ -3,46 +3,25 @@ a sane incoming X-Request-Id is kept, a hostile one replaced."""
 
 from __future__ import annotations
 
-import io
-import json
-import logging
 import re
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from tests.integration.ingest.conftest import Ingest
+from tests.support.logs import CapturedLog, captured_json_log
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
 
 
-class AccessLog:
-    def __init__(self) -> None:
-        self.stream = io.StringIO()
-
-    def entries(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.stream.getvalue().splitlines()]
-
-
 @pytest.fixture
-def access_log() -> Iterator[AccessLog]:
-    from shared.logs import JsonFormatter
-
-    log = AccessLog()
-    handler = logging.StreamHandler(log.stream)
-    handler.setFormatter(JsonFormatter("ingest"))
-    logger = logging.getLogger("sirekap.access")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    yield log
-    logger.removeHandler(handler)
-    logger.setLevel(level)
+def access_log() -> Iterator[CapturedLog]:
+    with captured_json_log("sirekap.access", "ingest") as log:
+        yield log
 
 
 async def test_an_access_line_carries_the_response_request_id(
-    ingest: Ingest, access_log: AccessLog
+    ingest: Ingest, access_log: CapturedLog
 ) -> None:
     response = await ingest.http.get("/v1/submissions/no-such-id")
     assert response.status_code == 404
@@ -61,7 +40,7 @@ async def test_an_access_line_carries_the_response_request_id(
 
 
 async def test_a_sane_incoming_request_id_is_honoured(
-    ingest: Ingest, access_log: AccessLog
+    ingest: Ingest, access_log: CapturedLog
 ) -> None:
     response = await ingest.http.get(
         "/v1/submissions/no-such-id?token=query-secret",
@@ -80,7 +59,7 @@ async def test_a_sane_incoming_request_id_is_honoured(
     ids=["too-long", "newline", "crlf-header", "json", "non-ascii"],
 )
 async def test_a_hostile_request_id_is_replaced(
-    ingest: Ingest, access_log: AccessLog, hostile: str
+    ingest: Ingest, access_log: CapturedLog, hostile: str
 ) -> None:
     response = await ingest.http.get(
         "/v1/submissions/no-such-id", headers={"X-Request-ID": hostile.encode()}
@@ -94,7 +73,7 @@ async def test_a_hostile_request_id_is_replaced(
 
 
 async def test_every_response_gets_its_own_id_and_probes_stay_quiet(
-    ingest: Ingest, access_log: AccessLog
+    ingest: Ingest, access_log: CapturedLog
 ) -> None:
     ids = set()
     for path in ("/healthz", "/readyz", "/v1/submissions/x", "/v1/submissions/y"):
@@ -105,7 +84,7 @@ async def test_every_response_gets_its_own_id_and_probes_stay_quiet(
 
 
 async def test_refusals_before_any_route_carry_the_id_too(
-    ingest: Ingest, access_log: AccessLog
+    ingest: Ingest, access_log: CapturedLog
 ) -> None:
     response = await ingest.http.get("/v1/submissions/x", headers={"X-Big": "b" * 20_000})
     assert response.status_code == 431

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import io
-import json
-import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -16,9 +12,10 @@ from services.ocr.worker import Worker
 from shared.db.engine import Database
 from shared.forms.generate import generate_photo
 from shared.forms.truth import make_truth
-from shared.logs import JsonFormatter, current_fields
+from shared.logs import current_fields
 from shared.storage import LocalObjectStore
 from tests.integration.ocr.conftest import DPT, TPS_CODE, add_submission
+from tests.support.logs import CapturedLog, captured_json_log
 
 
 @pytest.fixture
@@ -28,25 +25,13 @@ def db_url(sqlite_url: str) -> str:
 
 
 @pytest.fixture
-def lines() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter("ocr"))
-    logger = logging.getLogger("sirekap.ocr")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    yield stream
-    logger.removeHandler(handler)
-    logger.setLevel(level)
-
-
-def _entries(stream: io.StringIO) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in stream.getvalue().splitlines()]
+def lines() -> Iterator[CapturedLog]:
+    with captured_json_log("sirekap.ocr", "ocr") as log:
+        yield log
 
 
 async def test_a_done_job_and_a_failed_job_log_their_ids(
-    db: Database, tmp_path: Path, lines: io.StringIO
+    db: Database, tmp_path: Path, lines: CapturedLog
 ) -> None:
     store = LocalObjectStore(tmp_path / "objects")
     truth = make_truth("PPWP", TPS_CODE, seed=3, dpt=DPT)
@@ -56,7 +41,7 @@ async def test_a_done_job_and_a_failed_job_log_their_ids(
     worker = Worker(db, store, default_classifier(), "w-logs")
     assert await worker.run_once() and await worker.run_once()
     assert current_fields() == {}  # nothing stays bound after a job
-    entries = _entries(lines)
+    entries = lines.entries()
     by_submission = {e["submission_id"]: e for e in entries}
     assert set(by_submission) == {good, missing}
     done, failed = by_submission[good], by_submission[missing]
