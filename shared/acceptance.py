@@ -24,7 +24,6 @@ concurrent transaction holds (`_SUBS_PG`).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import jsonio
 from shared.canonical import MAX_SAFE_INTEGER, plain_json
 from shared.consistency import Violation, check, relations, supply
 from shared.contests import Contest, ContestDefinition, dapil_code, definition
@@ -263,42 +263,40 @@ async def _lock_tps(
 
 
 # One constant SQL text per backend, so the driver reuses its prepared statement: a multi-row
-# VALUES list built per call cost ~15 ms of SQLAlchemy compilation per acceptance.
+# VALUES list built per call cost ~15 ms of SQLAlchemy compilation per acceptance. `tally_add`
+# (migration 0006) adds the delta's keys into the row's object.
 _UPSERT_PG = text(
-    """INSERT INTO tally_totals (scope, contest, key, shard, value)
+    """INSERT INTO tally_totals AS t (scope, contest, shard, vals)
     SELECT * FROM unnest(CAST(:scopes AS varchar[]), CAST(:contests AS varchar[]),
-                         CAST(:keys AS varchar[]), CAST(:shards AS smallint[]),
-                         CAST(:deltas AS bigint[]))
-    ON CONFLICT (scope, contest, key, shard)
-    DO UPDATE SET value = tally_totals.value + excluded.value"""
+                         CAST(:shards AS smallint[]), CAST(:vals AS jsonb[]))
+    ON CONFLICT (scope, contest, shard) DO UPDATE SET vals = tally_add(t.vals, excluded.vals)"""
 )
-_UPSERT_ONE = text(
-    """INSERT INTO tally_totals (scope, contest, key, shard, value)
-    VALUES (:scope, :contest, :key, :shard, :delta)
-    ON CONFLICT (scope, contest, key, shard)
-    DO UPDATE SET value = tally_totals.value + excluded.value"""
+_READ_ROW = text(
+    "SELECT vals FROM tally_totals WHERE scope = :scope AND contest = :contest AND shard = :shard"
+)
+_WRITE_ROW = text(
+    """INSERT INTO tally_totals (scope, contest, shard, vals)
+    VALUES (:scope, :contest, :shard, :vals)
+    ON CONFLICT (scope, contest, shard) DO UPDATE SET vals = excluded.vals"""
 )
 
 
-TotalRow = tuple[str, str, str, int, int]  # scope, contest, key, shard, delta
+TotalRow = tuple[str, str, int, dict[str, int]]  # scope, contest, shard, {key: delta}
 
 
 def total_rows(
     contest: str, tps_code: str, delta: Mapping[str, int], shard: int | None = None
 ) -> list[TotalRow]:
     """The totals rows a TPS's delta moves: every scope above it, non-zero keys only."""
-    changed = {k: d for k, d in delta.items() if d}
-    return [
-        (s.code, contest, k, s.shard, d)
-        for s in scopes_of(contest, tps_code, shard)
-        for k, d in changed.items()
-    ]
+    merged = TotalsDelta()
+    merged.add(contest, tps_code, delta, shard)
+    return merged.ordered()
 
 
 class TotalsDelta:
     """Deltas summed per totals row before they are written: `{(scope, contest, shard): {key:
     delta}}`. A batch's pages of one village, kecamatan … share rows, so each row is written once
-    with the sum; nested dicts keyed by strings cost a fifth of flat 4-tuple keys to merge."""
+    with the sum of its pages."""
 
     __slots__ = ("rows",)
 
@@ -319,50 +317,52 @@ class TotalsDelta:
                 for k, d in changed:
                     row[k] = row.get(k, 0) + d
 
-    def add_row(self, scope: str, contest: str, key: str, shard: int, delta: int) -> None:
+    def add_row(self, scope: str, contest: str, shard: int, delta: Mapping[str, int]) -> None:
         row = self.rows.setdefault((scope, contest, shard), {})
-        row[key] = row.get(key, 0) + delta
+        for key, d in delta.items():
+            row[key] = row.get(key, 0) + d
 
     def ordered(self) -> list[TotalRow]:
-        """Non-zero rows in the one lock order of every writer: (scope, contest, shard, key)."""
-        return [
-            (scope, contest, key, shard, d)
-            for (scope, contest, shard), row in sorted(self.rows.items())
-            for key, d in sorted(row.items())
-            if d
-        ]
+        """Rows with a non-zero key, in the one lock order of every writer: (scope, contest,
+        shard); each row's keys sorted, zero deltas left out."""
+        out: list[TotalRow] = []
+        for (scope, contest, shard), row in sorted(self.rows.items()):
+            changed = {k: d for k, d in sorted(row.items()) if d}
+            if changed:
+                out.append((scope, contest, shard, changed))
+        return out
 
 
 async def apply_totals(session: AsyncSession, rows: list[TotalRow] | TotalsDelta) -> None:
-    """`value += delta` per row, in a fixed (sorted) order: two transactions touching the same
-    rows lock them in the same order, so they queue instead of deadlocking."""
+    """Add each row's deltas to its sums, rows in a fixed (sorted) order: two transactions
+    touching the same rows lock them in the same order, so they queue instead of deadlocking."""
     if isinstance(rows, TotalsDelta):
         merged = rows
     else:
         merged = TotalsDelta()
-        for scope, contest, key, shard, d in rows:
-            merged.add_row(scope, contest, key, shard, d)
+        for scope, contest, shard, delta in rows:
+            merged.add_row(scope, contest, shard, delta)
     ordered = merged.ordered()
     if not ordered:
         return
     if dialect_of(session) == "postgresql":
-        scopes, contests, keys, shards, deltas = (list(c) for c in zip(*ordered, strict=True))
         params = {
-            "scopes": scopes,
-            "contests": contests,
-            "keys": keys,
-            "shards": shards,
-            "deltas": deltas,
+            "scopes": [r[0] for r in ordered],
+            "contests": [r[1] for r in ordered],
+            "shards": [r[2] for r in ordered],
+            "vals": [jsonio.dumps(r[3]) for r in ordered],
         }
         await session.execute(_UPSERT_PG, params)
-    else:  # SQLite: in-process, and the write lock is already ours; one row per call is cheap
-        await session.execute(
-            _UPSERT_ONE,
-            [
-                {"scope": r[0], "contest": r[1], "key": r[2], "shard": r[3], "delta": r[4]}
-                for r in ordered
-            ],
-        )
+        return
+    # SQLite: in-process, and this transaction already holds the database's write lock (the
+    # TPS row was written first), so reading the row and writing it back cannot interleave.
+    for scope, contest, shard, delta in ordered:
+        where = {"scope": scope, "contest": contest, "shard": shard}
+        stored = (await session.execute(_READ_ROW, where)).scalar_one_or_none()
+        sums = dict(jsonio.loads(stored) if isinstance(stored, str) else stored or {})
+        for key, d in delta.items():
+            sums[key] = sums.get(key, 0) + d
+        await session.execute(_WRITE_ROW, {**where, "vals": jsonio.dumps(sums)})
 
 
 async def add_to_totals(
@@ -886,7 +886,7 @@ async def _accept_round_pg(session: AsyncSession, items: list[PageAcceptance]) -
             "versions": [plans[n]["sub"].version for n in order],
             "readings": [items[n].reading_id for n in order],
             "sources": [items[n].source for n in order],
-            "vals": [json.dumps(items[n].values) for n in order],
+            "vals": [jsonio.dumps(items[n].values) for n in order],
             "supersedes": [
                 plans[n]["before"]["acceptance_id"] if plans[n]["before"] else None for n in order
             ],
@@ -931,9 +931,9 @@ async def _accept_round_pg(session: AsyncSession, items: list[PageAcceptance]) -
         {
             "tps": tps_list,
             "contests": contest_list,
-            "pages": [json.dumps(state[g][0]) for g in groups],
-            "vals": [json.dumps(updates[g][0]) for g in groups],
-            "anomalies": [json.dumps(updates[g][1]) for g in groups],
+            "pages": [jsonio.dumps(state[g][0]) for g in groups],
+            "vals": [jsonio.dumps(updates[g][0]) for g in groups],
+            "anomalies": [jsonio.dumps(updates[g][1]) for g in groups],
             "counts": [len(updates[g][1]) for g in groups],
             "ats": [at] * len(groups),
         },

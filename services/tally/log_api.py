@@ -43,7 +43,7 @@ ENTRIES_MEDIA_TYPE = "application/x-ndjson"
 log_router = APIRouter(prefix="/log", tags=["audit log"])
 
 
-def get_log_state(request: Request) -> LogState:
+async def get_log_state(request: Request) -> LogState:  # no thread hop
     state: LogState = request.app.state.log
     return state
 

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from shared import jsonio
 from shared.db.direct import DirectSql
 from shared.settings import Settings
 
@@ -48,10 +49,22 @@ def _configure_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
 
 def make_engine(url: str, *, pool_size: int = 10, immediate: bool = True) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_async_engine(
+            url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            json_serializer=jsonio.dumps,
+            json_deserializer=jsonio.loads,
+        )
         _configure_sqlite(engine, immediate=immediate)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        json_serializer=jsonio.dumps,  # JSON columns: the tally writes ~5 documents per page
+        json_deserializer=jsonio.loads,
+    )
 
 
 @dataclass

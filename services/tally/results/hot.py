@@ -17,10 +17,7 @@ from shared.db.engine import Database
 from shared.errors import ServiceUnavailable
 from shared.web import RETRY_AFTER_S
 
-TOTALS_SQL = (
-    "SELECT key, SUM(value)::bigint FROM tally_totals WHERE scope = $1 AND contest = $2 "
-    "GROUP BY key"
-)
+TOTALS_SQL = "SELECT vals FROM tally_totals WHERE scope = $1 AND contest = $2"
 
 
 # The database restarting, failing over or dropping the connection, as the raw pool reports it
@@ -37,6 +34,17 @@ UNAVAILABLE = (
 )
 
 
+class StatelessConnection(asyncpg.Connection):  # type: ignore[misc]
+    """A connection of the hot pool, which only ever runs one autocommit SELECT.
+
+    asyncpg resets a connection returned to its pool with a query (unlock advisory locks,
+    close cursors, UNLISTEN, RESET ALL): a second round trip per region-total request, for
+    session state this pool never creates."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 def asyncpg_dsn(sqlalchemy_url: str) -> str:
     return sqlalchemy_url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
@@ -50,7 +58,9 @@ class HotReads:
     async def open(cls, db: Database, url: str, size: int) -> HotReads:
         if db.is_sqlite:
             return cls(db)
-        pool = await asyncpg.create_pool(asyncpg_dsn(url), min_size=1, max_size=size)
+        pool = await asyncpg.create_pool(
+            asyncpg_dsn(url), min_size=1, max_size=size, connection_class=StatelessConnection
+        )
         return cls(db, pool)
 
     async def totals(self, scope: str, contest: str) -> dict[str, int]:
@@ -63,7 +73,10 @@ class HotReads:
             raise ServiceUnavailable(
                 f"the database is unavailable: {exc}", headers={"Retry-After": RETRY_AFTER_S}
             ) from exc
-        return {key: int(value) for key, value in rows}
+        out: dict[str, int] = {}
+        for (vals,) in rows:  # one row per shard; asyncpg hands jsonb over as text
+            repository.add_sums(out, vals)
+        return out
 
     async def close(self) -> None:
         if self.pool is not None:

@@ -9,6 +9,7 @@ are summed in Python from the kecamatan rows, because dapil membership is a Pyth
 
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -34,6 +35,14 @@ _EXPAND = {
     "postgresql": 'jsonb_each_text(l."values") e',
     "sqlite": 'json_each(l."values") e',
 }
+# The stored running totals, one (scope, contest, key, value) per key of each shard's row.
+_STORED = {
+    "postgresql": """(SELECT t.scope, t.contest, e.key, CAST(e.value AS BIGINT) AS value
+                     FROM tally_totals t, jsonb_each_text(t.vals) e)""",
+    "sqlite": """(SELECT t.scope, t.contest, e.key, CAST(e.value AS BIGINT) AS value
+                 FROM tally_totals t, json_each(t.vals) e)""",
+}
+_OBJECT_AGG = {"postgresql": "jsonb_object_agg", "sqlite": "json_group_object"}
 _LEVELS = (
     "'00'",
     "substr(d, 1, 2)",
@@ -97,12 +106,13 @@ async def _dapil_recount(session: AsyncSession) -> dict[Key, int]:
 
 
 async def _compare(session: AsyncSession, report: Recount) -> None:
+    stored_rows = _STORED[dialect_of(session)]
     rows = await session.execute(
         text(
-            """SELECT scope, contest, key, SUM(rv) AS recount, SUM(sv) AS stored FROM (
+            f"""SELECT scope, contest, key, SUM(rv) AS recount, SUM(sv) AS stored FROM (
                  SELECT scope, contest, key, value AS rv, 0 AS sv FROM recount
                  UNION ALL
-                 SELECT scope, contest, key, 0, value FROM tally_totals
+                 SELECT scope, contest, key, 0, value FROM {stored_rows} s
                  WHERE scope NOT LIKE '%-%') c
                GROUP BY scope, contest, key HAVING SUM(rv) <> SUM(sv)
                ORDER BY scope, contest, key LIMIT 50"""
@@ -121,7 +131,7 @@ async def _compare(session: AsyncSession, report: Recount) -> None:
     for scope, contest, key, value in (
         await session.execute(
             text(
-                "SELECT scope, contest, key, SUM(value) FROM tally_totals "
+                f"SELECT scope, contest, key, SUM(value) FROM {stored_rows} s "
                 "WHERE scope LIKE '%-%' GROUP BY scope, contest, key"
             )
         )
@@ -164,18 +174,24 @@ async def recompute(db: Database, *, repair: bool = False) -> Recount:
 async def _replace_totals(session: AsyncSession) -> None:
     """Rewrite the running totals from the recount (repair, and the benchmark's bulk load)."""
     await session.execute(text("DELETE FROM tally_totals"))
+    agg = _OBJECT_AGG[dialect_of(session)]
     await session.execute(
         text(
-            "INSERT INTO tally_totals (scope, contest, key, shard, value) "
-            "SELECT scope, contest, key, 0, value FROM recount"
+            "INSERT INTO tally_totals (scope, contest, shard, vals) "
+            f"SELECT scope, contest, 0, {agg}(key, value) FROM recount GROUP BY scope, contest"
         )
     )
-    dapil = await _dapil_recount(session)
+    dapil: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    for (scope, contest, key), value in (await _dapil_recount(session)).items():
+        dapil[(scope, contest)][key] = value
     if dapil:
         await session.execute(
             text(
-                "INSERT INTO tally_totals (scope, contest, key, shard, value) "
-                "VALUES (:scope, :contest, :key, 0, :value)"
+                "INSERT INTO tally_totals (scope, contest, shard, vals) "
+                "VALUES (:scope, :contest, 0, :vals)"
             ),
-            [{"scope": s, "contest": c, "key": k, "value": v} for (s, c, k), v in dapil.items()],
+            [
+                {"scope": s, "contest": c, "vals": json.dumps(vals)}
+                for (s, c), vals in sorted(dapil.items())
+            ],
         )

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import jsonio
 from shared.db.tables import TallyTotal, TallyTps
 
 
+def add_sums(into: dict[str, int], vals: Mapping[str, Any] | str | None) -> dict[str, int]:
+    """Add one totals row's {key: sum} (a shard's share) into `into`."""
+    row = jsonio.loads(vals) if isinstance(vals, str) else vals or {}
+    for key, value in row.items():
+        into[key] = into.get(key, 0) + int(value)
+    return into
+
+
 async def totals_of(session: AsyncSession, scope: str, contest: str) -> dict[str, int]:
-    stmt = (
-        select(TallyTotal.key, func.sum(TallyTotal.value))
-        .where(TallyTotal.scope == scope, TallyTotal.contest == contest)
-        .group_by(TallyTotal.key)
-    )
-    return {k: int(v) for k, v in (await session.execute(stmt)).all()}
+    stmt = select(TallyTotal.vals).where(TallyTotal.scope == scope, TallyTotal.contest == contest)
+    out: dict[str, int] = {}
+    for vals in (await session.execute(stmt)).scalars():
+        add_sums(out, vals)
+    return out
 
 
 async def totals_of_many(
@@ -27,13 +35,11 @@ async def totals_of_many(
     out: dict[str, dict[str, int]] = defaultdict(dict)
     if not scopes:
         return out
-    stmt = (
-        select(TallyTotal.scope, TallyTotal.key, func.sum(TallyTotal.value))
-        .where(TallyTotal.scope.in_(list(scopes)), TallyTotal.contest == contest)
-        .group_by(TallyTotal.scope, TallyTotal.key)
+    stmt = select(TallyTotal.scope, TallyTotal.vals).where(
+        TallyTotal.scope.in_(list(scopes)), TallyTotal.contest == contest
     )
-    for scope, key, value in (await session.execute(stmt)).all():
-        out[scope][key] = int(value)
+    for scope, vals in (await session.execute(stmt)).all():
+        add_sums(out[scope], vals)
     return out
 
 

@@ -6,9 +6,10 @@
   a retake.
 - `tally_tps` is one row per (TPS, contest): which acceptance counts for each page and the merged
   counted values. Its row is the lock that serialises acceptances of one TPS and contest.
-- `tally_totals` holds the running sum per scope (a region code or a dapil code), contest and
-  field key. Busy scopes (nation, province, kabupaten, dapil) are split into `SHARDS` rows per key
-  so concurrent acceptances do not all queue on one row lock; readers sum the shards.
+- `tally_totals` holds the running sums per scope (a region code or a dapil code) and contest,
+  one row with every field key's sum in `vals` (an accepted page moves one row per scope, not one
+  per key). Busy scopes (nation, province, kabupaten, dapil) are split into `SHARDS` rows so
+  concurrent acceptances do not all queue on one row lock; readers sum the shards.
 """
 
 from __future__ import annotations
@@ -16,7 +17,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, SmallInteger, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -66,7 +76,17 @@ class TallyTps(Base):
     anomaly_count: Mapped[int] = mapped_column(SmallInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    __table_args__ = (Index("ix_tally_tps_contest_anomalies", "contest", "anomaly_count"),)
+    # Only the anomalous rows are indexed (the anomaly list's query): an ordinary acceptance
+    # does not write to it, and its row update can stay on its page (fillfactor 70, 0007).
+    __table_args__ = (
+        Index(
+            "ix_tally_tps_anomalous",
+            "contest",
+            "tps_code",
+            postgresql_where=text("anomaly_count > 0"),
+            sqlite_where=text("anomaly_count > 0"),
+        ),
+    )
 
 
 class TallyTotal(Base):
@@ -74,9 +94,8 @@ class TallyTotal(Base):
 
     scope: Mapped[str] = mapped_column(String(24), primary_key=True)  # "00", "17.08", "DPR-17-1"
     contest: Mapped[str] = mapped_column(String(16), primary_key=True)
-    key: Mapped[str] = mapped_column(String(40), primary_key=True)
     shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    value: Mapped[int] = mapped_column(BigInteger)
+    vals: Mapped[dict[str, int]] = mapped_column(Json)  # {field key: sum}
 
 
 class Dispute(Base):

@@ -32,6 +32,7 @@ from shared.events import record_event
 from shared.reference.load import load_reference
 from shared.settings import Settings
 from tests.integration.tally.seed import ensure_device, ppwp_votes
+from tests.support.totals import stored_sums
 
 pytestmark = pytest.mark.postgres
 
@@ -181,18 +182,8 @@ async def _run(url: str, ops: list[Op], batch_sizes: list[int] | None) -> None:
             ).scalars()
             for index, body in enumerate(bodies):
                 recount.observe(index, json.loads(bytes(body)))
-            stored = (
-                await session.execute(
-                    text(
-                        "SELECT scope, key, SUM(value) FROM tally_totals WHERE contest = 'PPWP' "
-                        "GROUP BY scope, key HAVING SUM(value) <> 0"
-                    )
-                )
-            ).all()
+            published = await stored_sums(session, "PPWP")
         assert recount.problems == []
-        published: dict[str, dict[str, int]] = defaultdict(dict)
-        for scope, key, value in stored:
-            published[scope][key] = int(value)
         mine = {
             region: {k: v for k, v in sums.items() if v}
             for (region, _), sums in recount.region_totals().items()

@@ -49,6 +49,7 @@ from sirekap.commands import audit
 from tests.integration.tally.seed import admin_page, ppwp_votes
 from tests.support.live import serve_app
 from tests.support.photos import make_jpeg
+from tests.support.totals import change_stored_total
 
 pytestmark = pytest.mark.postgres
 
@@ -252,12 +253,10 @@ async def test_retakes_and_late_acceptances_recount_exactly(count: Count) -> Non
 
 async def test_a_total_changed_in_the_database(count: Count) -> None:
     async with count.db.transaction() as session:
-        await session.execute(
-            text(
-                "UPDATE tally_totals SET value = value + 7 WHERE scope = '17.08.01' "
-                "AND contest = 'PPWP' AND key = '100026' AND shard = 0"
-            )
+        changed = await change_stored_total(
+            session, scope="17.08.01", contest="PPWP", key="100026", shard=0, delta=7
         )
+        assert changed == 1
     report = await count.audit()
     assert culprits(report) == {"region:17.08.01"}, report.human()
     # The JSON API, its Sirekap chart and its kabupaten's table all show the inflated number.
@@ -308,13 +307,10 @@ async def test_a_field_no_chart_shows_changed_in_the_database(count: Count) -> N
 
 async def test_a_dapil_total_changed_in_the_database(count: Count) -> None:
     async with count.db.transaction() as session:
-        changed = await session.execute(
-            text(
-                "UPDATE tally_totals SET value = value + 3 WHERE scope = 'DPD-17' "
-                "AND contest = 'DPD' AND key = 'pengguna_total_j'"
-            )
+        changed = await change_stored_total(
+            session, scope="DPD-17", contest="DPD", key="pengguna_total_j", delta=3
         )
-        assert changed.rowcount == 1  # type: ignore[attr-defined]
+        assert changed == 1
     report = await count.audit()
     assert culprits(report) == {"dapil:DPD-17"}, report.human()
 
@@ -516,12 +512,10 @@ async def test_the_command_recounts_by_default(count: Count) -> None:
     """`sirekap audit verify` against the tally under a real uvicorn: the recount is on unless
     `--no-recount` is given."""
     async with count.db.transaction() as session:
-        await session.execute(
-            text(
-                "UPDATE tally_totals SET value = value - 2 WHERE scope = '17.08.01.2001' "
-                "AND contest = 'PPWP' AND key = 'suara_sah'"
-            )
+        changed = await change_stored_total(
+            session, scope="17.08.01.2001", contest="PPWP", key="suara_sah", delta=-2
         )
+        assert changed == 1
     runner = CliRunner()
     with serve_app(create_tally(count.settings, run_sequencer=False)) as url:
         args = ["verify", url, "--log-key", count.config.signer.vkey()]

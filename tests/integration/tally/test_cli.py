@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from typer.testing import CliRunner
 
 from shared.db.engine import open_database
@@ -17,6 +16,7 @@ from shared.reference.load import load_reference
 from shared.settings import get_settings
 from sirekap.commands.tally import app
 from tests.integration.tally.seed import accept, ppwp_votes, submit
+from tests.support.totals import change_stored_total
 
 
 @pytest.fixture
@@ -46,9 +46,7 @@ def _tamper(url: str) -> None:
         db = open_database(url)
         try:
             async with db.transaction() as session:
-                await session.execute(
-                    text("UPDATE tally_totals SET value = value + 1 WHERE scope = '17.08'")
-                )
+                await change_stored_total(session, scope="17.08", contest="PPWP", delta=1)
         finally:
             await db.dispose()
 
