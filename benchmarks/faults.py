@@ -57,13 +57,30 @@ STORAGE_FULL = (
 
 
 class S3Proxy:
-    """TCP proxy to the S3 server; `mode` is "up", "down" (refuses) or "full" (507 answers)."""
+    """TCP proxy to the S3 server; `mode` is "up", "down" (refuses) or "full" (507 answers).
+
+    Leaving "up" also cuts the connections already open, as an outage does: the storage
+    client keeps its connections alive between requests, and a fault that only refused new
+    ones would go unnoticed on a warm pool."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
         self.port = free_port()
-        self.mode = "up"
+        self._mode = "up"
+        self._open: set[asyncio.StreamWriter] = set()
         self.server: asyncio.Server | None = None
+
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    @mode.setter
+    def mode(self, mode: str) -> None:
+        self._mode = mode
+        if mode != "up":
+            for writer in list(self._open):
+                writer.transport.abort()
+            self._open.clear()
 
     async def start(self) -> None:
         self.server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
@@ -84,6 +101,7 @@ class S3Proxy:
         except OSError:
             writer.transport.abort()
             return
+        self._open.update((writer, up_writer))
 
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             with contextlib.suppress(Exception):
@@ -93,7 +111,10 @@ class S3Proxy:
             with contextlib.suppress(Exception):
                 dst.close()
 
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        try:
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        finally:
+            self._open.difference_update((writer, up_writer))
 
 
 @dataclass

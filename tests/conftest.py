@@ -104,7 +104,8 @@ def s3_endpoint() -> Iterator[str]:
     port = _free_port()
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        # moto's S3 server as the benchmarks run it (benchmarks/moto_s3.py: S3 alone, uvicorn).
+        [sys.executable, "-m", "benchmarks.moto_s3", "127.0.0.1", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,
