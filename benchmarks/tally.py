@@ -68,10 +68,11 @@ NOW = datetime(2024, 2, 15, 3, 0, tzinfo=UTC)
 DEVICE_ID = "00000000-0000-4000-8000-00000000bench"[:36]
 
 
-def votes_page(rng: random.Random, dpt: int) -> dict[str, int]:
-    """Page 2 of the PPWP form, consistent and within the TPS's ballots."""
-    cast = rng.randint(dpt // 2, dpt)
-    invalid = rng.randint(0, 5)
+def votes_page(rng: random.Random, voters: int) -> dict[str, int]:
+    """Page 2 of the PPWP form, consistent with itself and with page 1's `voters` (rule R5: no
+    more ballots counted than voters who voted; a couple may leave without casting)."""
+    cast = voters - rng.randint(0, min(2, voters))
+    invalid = rng.randint(0, min(5, cast))
     a = rng.randint(0, cast - invalid)
     b = rng.randint(0, cast - invalid - a)
     c = cast - invalid - a - b
@@ -111,6 +112,13 @@ def admin_page(rng: random.Random, dpt: int) -> dict[str, int]:
         }
     )
     return values
+
+
+def tps_pages(rng: random.Random, dpt: int) -> tuple[dict[str, int], dict[str, int]]:
+    """Pages 1 and 2 of one TPS's PPWP form, consistent across the pages as a real form is: a
+    TPS whose pages disagree is an anomaly, which the tally records (rare on election day)."""
+    admin = admin_page(rng, dpt)
+    return admin, votes_page(rng, admin["pengguna_total_j"])
 
 
 def pick_tps(scope: str | None, n: int) -> tuple[list[Any], list[TpsRecord]]:
@@ -162,7 +170,7 @@ async def bulk_load(dsn: str, regions: list[Any], tps: list[TpsRecord], holdout:
                 rng = random.Random(t.code)
                 pages: dict[str, Any] = {}
                 merged: dict[str, int] = {}
-                for page, values in ((1, admin_page(rng, t.dpt)), (2, votes_page(rng, t.dpt))):
+                for page, values in enumerate(tps_pages(rng, t.dpt), start=1):
                     sid = str(uuid.UUID(int=rng.getrandbits(128)))
                     acc_rows.append(
                         (
@@ -296,8 +304,7 @@ Item = tuple[str, str, int, int]  # submission id, TPS, page, DPT
 
 
 def _values(tps: str, page: int, dpt: int) -> dict[str, int]:
-    rng = random.Random(f"{tps}:{page}:new")
-    return admin_page(rng, dpt) if page == 1 else votes_page(rng, dpt)
+    return tps_pages(random.Random(f"{tps}:new"), dpt)[page - 1]
 
 
 async def _accept_worker(
