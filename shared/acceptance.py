@@ -12,7 +12,8 @@ page. Every call, in the caller's session and transaction:
    the reading, the acceptance it supersedes and the fields it changes;
 3. when this acceptance is the page's newest (highest submission version, then newest), adds
    `new − previously counted` for every field to each ancestor region's totals and the dapil's,
-   with atomic `value = value + delta` upserts: O(depth) rows, exact under concurrency.
+   with atomic upserts that add the delta inside each scope's row (`tally_add`): O(depth)
+   rows, exact under concurrency.
 
 The totals can always be recomputed from `acceptances` alone (`services.tally.results.recompute`).
 `accept_pages` does the same for a batch; on PostgreSQL both run one set-based implementation:
@@ -51,8 +52,9 @@ EVENT_KIND: dict[str, str] = {
     "confirmed": "confirmation",
     "corrected": "correction",
 }
-# Nation, province, kabupaten and dapil rows take every acceptance below them; 16 rows per key
-# spread those row locks so concurrent acceptances rarely wait on each other (readers sum them).
+# Nation, province, kabupaten and dapil rows take every acceptance below them; 16 shard rows
+# per scope spread those row locks so concurrent acceptances rarely wait on each other (readers
+# sum them).
 SHARDS = 16
 SHARDED_MAX_LEVEL = 2
 
