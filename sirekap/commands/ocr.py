@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from services.ocr.train import recipe
+
 app = typer.Typer(help="The OCR worker: read photographed forms, or hand them to a person.")
 
 
@@ -27,23 +29,37 @@ def work(
 
 @app.command("train")
 def train(
-    pages: Annotated[int, typer.Option(help="Training-side pages to harvest crops from")] = 1600,
-    epochs: Annotated[int, typer.Option(help="Passes over the crops per network")] = 5,
-    nets: Annotated[int, typer.Option(help="Networks in the ensemble")] = 1,
+    pages: Annotated[
+        int, typer.Option(help="Training-side pages to harvest crops from")
+    ] = recipe.RECIPE_PAGES,
+    epochs: Annotated[
+        int, typer.Option(help="Upper bound on passes over the crops per net")
+    ] = recipe.RECIPE_EPOCHS,
+    minutes: Annotated[
+        float, typer.Option(help="Wall-time budget per net")
+    ] = recipe.RECIPE_MINUTES,
+    nets: Annotated[int, typer.Option(help="Networks in the ensemble")] = recipe.RECIPE_NETS,
+    synth: Annotated[
+        int, typer.Option(help="Synthetic crops added to the harvest")
+    ] = recipe.RECIPE_SYNTH,
     threads: Annotated[int, typer.Option(help="Torch threads")] = 2,
     threshold_pages: Annotated[
         int, typer.Option(help="Training-side pages read end to end to choose the threshold")
-    ] = 300,
+    ] = recipe.RECIPE_THRESHOLD_PAGES,
     seed: Annotated[int, typer.Option()] = 1,
 ) -> None:
-    """Retrain the classifier (needs the `train` extra: torch) and rewrite services/ocr/model/."""
+    """Retrain the classifier (needs the `train` extra: torch) and rewrite services/ocr/model/.
+
+    The defaults are the committed model's recipe (services/ocr/train/recipe.py)."""
     from services.ocr.train.run import train as run_training
 
     os.nice(10)  # training shares the machine: let serving go first
     run_training(
         pages=pages,
         epochs=epochs,
+        minutes=minutes,
         nets=nets,
+        synth=synth,
         threads=threads,
         threshold_pages=threshold_pages,
         seed=seed,

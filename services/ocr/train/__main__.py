@@ -7,23 +7,35 @@ import os
 from pathlib import Path
 
 from services.ocr.reader.classifier import META_PATH, MODEL_PATH
+from services.ocr.train import recipe
 from services.ocr.train.run import choose_thresholds, train
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--pages", type=int, default=1600)
-    # 5 epochs gave the committed model; 12 read better but let a wrong page through (docs).
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--nets", type=int, default=1)
+    # Defaults: the committed model's recipe (recipe.RECIPE_*).
+    parser.add_argument("--pages", type=int, default=recipe.RECIPE_PAGES)
+    parser.add_argument("--epochs", type=int, default=recipe.RECIPE_EPOCHS)
+    parser.add_argument("--nets", type=int, default=recipe.RECIPE_NETS)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--processes", type=int, default=2, help="for harvest and thresholds")
     parser.add_argument(
-        "--minutes", type=float, default=None, help="wall-time budget per net (cosine LR over it)"
+        "--minutes",
+        type=float,
+        default=recipe.RECIPE_MINUTES,
+        help="wall-time budget per net (cosine LR over it)",
     )
     parser.add_argument("--reuse", action="store_true", help="load the nets a run saved")
-    parser.add_argument("--synth", type=int, default=0, help="synthetic crops to add (synth.py)")
-    parser.add_argument("--threshold-pages", type=int, default=300)
+    parser.add_argument(
+        "--views",
+        type=int,
+        default=1,
+        help="test-time views (1 or 5 shifted copies of each box), chosen by held-out NLL",
+    )
+    parser.add_argument(
+        "--synth", type=int, default=recipe.RECIPE_SYNTH, help="synthetic crops to add (synth.py)"
+    )
+    parser.add_argument("--threshold-pages", type=int, default=recipe.RECIPE_THRESHOLD_PAGES)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=MODEL_PATH.parent, help="model folder")
     parser.add_argument(
@@ -51,6 +63,7 @@ def main() -> None:
         synth=args.synth,
         reuse=args.reuse,
         minutes=args.minutes,
+        max_views=args.views,
         threshold_pages=args.threshold_pages,
         seed=args.seed,
         out_dir=args.out,

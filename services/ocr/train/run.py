@@ -31,6 +31,14 @@ from services.ocr.train import data
 from services.ocr.train.export import export_onnx
 from services.ocr.train.fit import fit_temperature, ink_images, train_net
 from services.ocr.train.net import BoxNet, Calibrated
+from services.ocr.train.recipe import (
+    RECIPE_EPOCHS,
+    RECIPE_MINUTES,
+    RECIPE_NETS,
+    RECIPE_PAGES,
+    RECIPE_SYNTH,
+    RECIPE_THRESHOLD_PAGES,
+)
 from services.ocr.train.synth import synth_crops
 from services.ocr.train.thresholds import choose_accept, score_pages
 
@@ -66,16 +74,17 @@ def synth_chunks(
 
 def train(
     *,
-    pages: int = 1600,
-    epochs: int = 5,
-    nets: int = 1,
+    pages: int = RECIPE_PAGES,
+    epochs: int = RECIPE_EPOCHS,
+    nets: int = RECIPE_NETS,
     threads: int = 2,
-    threshold_pages: int = 300,
+    threshold_pages: int = RECIPE_THRESHOLD_PAGES,
     seed: int = 1,
     processes: int = 2,
-    synth: int = 0,
+    synth: int = RECIPE_SYNTH,
     reuse: bool = False,
-    minutes: float | None = None,
+    minutes: float | None = RECIPE_MINUTES,
+    max_views: int = 1,
     out_dir: Path = MODEL_PATH.parent,
 ) -> dict[str, Any]:
     torch.set_num_threads(threads)
@@ -121,7 +130,7 @@ def train(
     for k, net in enumerate(models):  # kept for ensembles and warm starts; not committed
         torch.save(net.state_dict(), CACHE / "ocr" / f"net_s{seed}_e{epochs}_{k}.pt")
     model_path, meta_path = out_dir / MODEL_PATH.name, out_dir / META_PATH.name
-    chosen = calibrate(models, x_cal, y_cal)
+    chosen = calibrate(models, x_cal, y_cal, max_views)
     pred, temperature, shifts = chosen["pred"], chosen["temperature"], chosen["shifts"]
     held_acc, digit_acc = chosen["accuracy"], chosen["digit_accuracy"]
     onnx = export_onnx(models, temperature, model_path, shifts)
@@ -169,13 +178,17 @@ TTA_OPTIONS: tuple[tuple[tuple[int, int], ...], ...] = (
 )
 
 
-def calibrate(models: list[BoxNet], x_cal: torch.Tensor, y_cal: torch.Tensor) -> dict[str, Any]:
-    """Temperature for each test-time shift set on the held-out crops; the one with the lower
-    held-out negative log-likelihood is chosen (training-side pages only)."""
+def calibrate(
+    models: list[BoxNet], x_cal: torch.Tensor, y_cal: torch.Tensor, max_views: int = 1
+) -> dict[str, Any]:
+    """Temperature for each test-time shift set of at most `max_views` views on the held-out
+    crops; the one with the lower held-out negative log-likelihood is chosen (training-side
+    pages only). Every view is a forward pass of every net over the page's ~75 boxes: with two
+    nets, 5 views took a page from ~60 to 142 ms, for a held-out NLL of 0.0135 against 0.0139."""
     digits = y_cal < 10
     best: dict[str, Any] = {}
     by_shifts: dict[str, dict[str, float]] = {}
-    for shifts in TTA_OPTIONS:
+    for shifts in (o for o in TTA_OPTIONS if len(o) <= max_views):
         wrapped = Calibrated(models, 1.0, shifts).eval()
         with torch.no_grad():
             logits = torch.cat(
