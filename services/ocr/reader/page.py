@@ -182,6 +182,7 @@ def judge(
         if problem is not None:
             (failing if problem.rule in HARD_RULES else doubtful).append(problem)
     failing = failing + _jointly_doubtful(reading.fields, rels)
+    doubtful = doubtful + _linked_to_overruled(doubtful, rels)
     if _accepts(decoded, failing, model):
         reading.outcome = ReadingOutcome.AUTO_ACCEPTED.value
         return reading
@@ -214,6 +215,33 @@ def _jointly_doubtful(fields: dict[str, FieldReading], rels: list[Relation]) -> 
                     f"{names} sama-sama tidak pasti dan terkait aturan {rel.rule}; periksa",
                 )
             )
+    return out
+
+
+def _linked_to_overruled(doubtful: list[Failing], rels: list[Relation]) -> list[Failing]:
+    """When the arithmetic overrules a box reading, the numbers it used are suspects too: a
+    confident misread elsewhere in the rule can be what forced the change (L read 93 at 0.997
+    for 92 made the decoder turn a right J of 191 into 192). The reviewer is shown them all,
+    not told to trust the arithmetic's number."""
+    overruled = [f.field for f in doubtful if f.rule == "arithmetic"]
+    shown = {f.field for f in doubtful}
+    out: list[Failing] = []
+    for key in overruled:
+        for rel in rels:
+            if key not in rel.keys:
+                continue
+            for other in rel.keys:
+                if other not in shown:
+                    shown.add(other)
+                    out.append(
+                        Failing(
+                            other,
+                            "linked",
+                            f"{key} was changed by rule {rel.rule}, which uses {other}; check both",
+                            f"{key} diubah oleh aturan {rel.rule} yang memakai {other}; "
+                            "periksa keduanya",
+                        )
+                    )
     return out
 
 
