@@ -286,6 +286,15 @@ _WRITE_ROW = text(
 TotalRow = tuple[str, str, int, dict[str, int]]  # scope, contest, shard, {key: delta}
 
 
+def add_sums(into: dict[str, int], vals: Mapping[str, Any] | str | None) -> dict[str, int]:
+    """Add one totals row's {key: sum} (a shard's share, or a delta) into `into`; `vals` as the
+    driver hands it over (raw asyncpg and text() queries give JSON text)."""
+    row = jsonio.loads(vals) if isinstance(vals, str) else vals or {}
+    for key, value in row.items():
+        into[key] = into.get(key, 0) + int(value)
+    return into
+
+
 def total_rows(
     contest: str, tps_code: str, delta: Mapping[str, int], shard: int | None = None
 ) -> list[TotalRow]:
@@ -361,9 +370,7 @@ async def apply_totals(session: AsyncSession, rows: list[TotalRow] | TotalsDelta
     for scope, contest, shard, delta in ordered:
         where = {"scope": scope, "contest": contest, "shard": shard}
         stored = (await session.execute(_READ_ROW, where)).scalar_one_or_none()
-        sums = dict(jsonio.loads(stored) if isinstance(stored, str) else stored or {})
-        for key, d in delta.items():
-            sums[key] = sums.get(key, 0) + d
+        sums = add_sums(add_sums({}, stored), delta)
         await session.execute(_WRITE_ROW, {**where, "vals": jsonio.dumps(sums)})
 
 
@@ -955,6 +962,7 @@ __all__ = [
     "TotalsDelta",
     "accept_page",
     "accept_pages",
+    "add_sums",
     "add_to_totals",
     "anomalies_of",
     "apply_totals",

@@ -11,7 +11,7 @@ from collections import defaultdict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.tally.results.repository import add_sums
+from shared.acceptance import add_sums
 from shared.db.tables import TallyTotal
 
 

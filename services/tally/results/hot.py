@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from services.tally.results import repository
+from shared.acceptance import add_sums
 from shared.db.engine import Database
 from shared.errors import ServiceUnavailable
 from shared.web import RETRY_AFTER_S
@@ -75,7 +76,7 @@ class HotReads:
             ) from exc
         out: dict[str, int] = {}
         for (vals,) in rows:  # one row per shard; asyncpg hands jsonb over as text
-            repository.add_sums(out, vals)
+            add_sums(out, vals)
         return out
 
     async def close(self) -> None:

@@ -9,7 +9,6 @@ are summed in Python from the kecamatan rows, because dapil membership is a Pyth
 
 from __future__ import annotations
 
-import json
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import jsonio
 from shared.acceptance import dapil_of, dialect_of
 from shared.db.engine import Database
 
@@ -31,18 +31,17 @@ latest AS (
     FROM acceptances) ranked
   WHERE rn = 1)
 """
-_EXPAND = {
-    "postgresql": 'jsonb_each_text(l."values") e',
-    "sqlite": 'json_each(l."values") e',
-}
-# The stored running totals, one (scope, contest, key, value) per key of each shard's row.
-_STORED = {
-    "postgresql": """(SELECT t.scope, t.contest, e.key, CAST(e.value AS BIGINT) AS value
-                     FROM tally_totals t, jsonb_each_text(t.vals) e)""",
-    "sqlite": """(SELECT t.scope, t.contest, e.key, CAST(e.value AS BIGINT) AS value
-                 FROM tally_totals t, json_each(t.vals) e)""",
-}
+# Each backend's JSON functions: a JSON object's (key, value) rows, and the aggregate back.
+_EACH = {"postgresql": "jsonb_each_text", "sqlite": "json_each"}
 _OBJECT_AGG = {"postgresql": "jsonb_object_agg", "sqlite": "json_group_object"}
+
+
+def _stored_rows(dialect: str) -> str:
+    """The stored running totals, one (scope, contest, key, value) per key of each shard's row."""
+    return f"""(SELECT t.scope, t.contest, e.key, CAST(e.value AS BIGINT) AS value
+               FROM tally_totals t, {_EACH[dialect]}(t.vals) e)"""
+
+
 _LEVELS = (
     "'00'",
     "substr(d, 1, 2)",
@@ -66,7 +65,7 @@ class Recount:
 
 async def _recount_tables(session: AsyncSession) -> None:
     """Temporary tables: village sums (`recount_desa`) and every region scope (`recount`)."""
-    expand = _EXPAND[dialect_of(session)]
+    expand = f'{_EACH[dialect_of(session)]}(l."values") e'
     await session.execute(text("DROP TABLE IF EXISTS recount_desa"))
     await session.execute(text("DROP TABLE IF EXISTS recount"))
     await session.execute(
@@ -106,7 +105,7 @@ async def _dapil_recount(session: AsyncSession) -> dict[Key, int]:
 
 
 async def _compare(session: AsyncSession, report: Recount) -> None:
-    stored_rows = _STORED[dialect_of(session)]
+    stored_rows = _stored_rows(dialect_of(session))
     rows = await session.execute(
         text(
             f"""SELECT scope, contest, key, SUM(rv) AS recount, SUM(sv) AS stored FROM (
@@ -191,7 +190,7 @@ async def _replace_totals(session: AsyncSession) -> None:
                 "VALUES (:scope, :contest, 0, :vals)"
             ),
             [
-                {"scope": s, "contest": c, "vals": json.dumps(vals)}
+                {"scope": s, "contest": c, "vals": jsonio.dumps(vals)}
                 for (s, c), vals in sorted(dapil.items())
             ],
         )

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import jsonio
+from shared.acceptance import add_sums
 from shared.db.tables import TallyTotal, TallyTps
-
-
-def add_sums(into: dict[str, int], vals: Mapping[str, Any] | str | None) -> dict[str, int]:
-    """Add one totals row's {key: sum} (a shard's share) into `into`."""
-    row = jsonio.loads(vals) if isinstance(vals, str) else vals or {}
-    for key, value in row.items():
-        into[key] = into.get(key, 0) + int(value)
-    return into
 
 
 async def totals_of(session: AsyncSession, scope: str, contest: str) -> dict[str, int]:
