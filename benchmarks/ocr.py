@@ -16,6 +16,8 @@ Figures:
 - ms_per_page: median CPU time of `read_page` on one core, JPEG decoding included;
   decode_ms_per_page: median CPU time of only `cv2.imdecode(IMREAD_COLOR)` of the same JPEGs;
   ratio = ms_per_page / decode_ms_per_page.
+- review_rules: the normal pages sent to a person, by the rules that flagged them; and how many
+  of those had a box misread (reviewed_with_a_misread_box) or every box right.
 - tesseract_*: Tesseract alone (single character, digits and X) on the same crops of the first
   --tesseract-pages pages.
 Ends with one JSON line.
@@ -147,6 +149,8 @@ def main() -> None:
     decode_ms: list[float] = []
     outcomes: Counter[str] = Counter()
     confusions: Counter[str] = Counter()
+    review_rules: Counter[str] = Counter()
+    review_misread: Counter[bool] = Counter()
     special: dict[str, Counter[str]] = {"bad": Counter(), "inconsistent": Counter()}
     missed: list[dict[str, Any]] = []
     started = time.perf_counter()
@@ -191,6 +195,13 @@ def main() -> None:
             for key, fr in reading.fields.items():
                 n_field += 1
                 ok_field += fr.value == gt["values"][key]
+        if reading.outcome != "auto_accepted":
+            # Why a normal page went to a person: the rules it was flagged by, and whether a
+            # box was misread at all (a misread the arithmetic repaired still costs the page).
+            rules = sorted({f.rule for f in reading.failing})
+            misread = _score_boxes(reading, gt, Counter())[3] < len(reading.box_probs)
+            review_rules["+".join(rules) or "none"] += 1
+            review_misread[misread] += 1
         if reading.outcome == "auto_accepted":
             accepted += 1
             wrong = sum(fr.value != gt["values"][k] for k, fr in reading.fields.items())
@@ -234,6 +245,9 @@ def main() -> None:
         "tesseract_field_accuracy": round(t_ok_field / max(1, t_field), 4),
         "tesseract_pages": min(args.tesseract_pages, args.pages),
         "digit_confusions": dict(confusions.most_common(10)),
+        "review_rules": dict(review_rules.most_common(10)),
+        "reviewed_with_a_misread_box": review_misread[True],
+        "reviewed_with_every_box_right": review_misread[False],
         "outcomes": dict(outcomes),
         "bad_photos": dict(special["bad"]),
         "inconsistent_forms": dict(special["inconsistent"]),

@@ -43,6 +43,9 @@ def train(
         int, typer.Option(help="Synthetic crops added to the harvest")
     ] = recipe.RECIPE_SYNTH,
     threads: Annotated[int, typer.Option(help="Torch threads")] = 2,
+    parallel: Annotated[
+        bool, typer.Option(help="Train the nets at once, a process each sharing the threads")
+    ] = recipe.RECIPE_PARALLEL,
     threshold_pages: Annotated[
         int, typer.Option(help="Training-side pages read end to end to choose the threshold")
     ] = recipe.RECIPE_THRESHOLD_PAGES,
@@ -61,6 +64,7 @@ def train(
         nets=nets,
         synth=synth,
         threads=threads,
+        parallel=parallel,
         threshold_pages=threshold_pages,
         seed=seed,
     )

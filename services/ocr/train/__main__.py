@@ -27,6 +27,12 @@ def main() -> None:
     )
     parser.add_argument("--reuse", action="store_true", help="load the nets a run saved")
     parser.add_argument(
+        "--parallel",
+        action=argparse.BooleanOptionalAction,
+        default=recipe.RECIPE_PARALLEL,
+        help="train the nets at once, a process each sharing --threads (two cores: faster)",
+    )
+    parser.add_argument(
         "--views",
         type=int,
         default=1,
@@ -62,6 +68,7 @@ def main() -> None:
         processes=args.processes,
         synth=args.synth,
         reuse=args.reuse,
+        parallel=args.parallel,
         minutes=args.minutes,
         max_views=args.views,
         threshold_pages=args.threshold_pages,

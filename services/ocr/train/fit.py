@@ -20,13 +20,33 @@ def ink_images(crops: npt.NDArray[np.uint8]) -> torch.Tensor:
     return torch.from_numpy(normalise_batch(crops)[:, None].copy())
 
 
+# Elastic distortion (Simard et al. 2003): a smooth random displacement of every pixel, the
+# wobble of one hand writing the same digit twice, which no affine map draws. Control points
+# every ~10 px, ~1.2 px standard deviation (near Simard's alpha 34, sigma 4 on 28 px MNIST),
+# on 3 crops of 4: the training side has ~8,000 distinct digits, and this is the augmentation
+# that carries a small MNIST net from ~99.3% to ~99.6% on the digits it never saw.
+ELASTIC_GRID = (5, 4)  # control points (rows, columns) over the 40 x 32 crop
+ELASTIC_PX = 1.2
+ELASTIC_SHARE = 0.75
+
+
+def elastic_field(n: int, gen: torch.Generator) -> torch.Tensor:
+    """[n, 40, 32, 2] displacements in `grid_sample`'s normalised units (x first), zero on the
+    crops left undistorted."""
+    points = torch.randn(n, 2, *ELASTIC_GRID, generator=gen) * ELASTIC_PX
+    field = F.interpolate(points, size=(40, 32), mode="bicubic", align_corners=True)
+    on = (torch.rand(n, generator=gen) < ELASTIC_SHARE).float()[:, None, None, None]
+    pixel = torch.tensor([2.0 / 32.0, 2.0 / 40.0])  # one pixel in normalised units (x, y)
+    return field.permute(0, 2, 3, 1) * pixel * on
+
+
 def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """The variation a photo adds, drawn again per crop so each epoch sees new versions.
 
     Geometry: one random affine per crop (shift +-2.5 px, scale +-12%, width +-10%, rotation,
     slant), for the field refinement's offsets, the perspective left after the homography and
-    the writer's own size and slant. Then blur, thicker/thinner strokes, faint box-border
-    remnants at the crop's edges, ink gain and noise.
+    the writer's own size and slant, and an elastic wobble (`elastic_field`). Then blur,
+    thicker/thinner strokes, faint box-border remnants at the crop's edges, ink gain and noise.
     """
     n = x.shape[0]
     u = torch.rand(n, 8, generator=gen)
@@ -48,6 +68,7 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         1,
     )
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    grid = grid + elastic_field(n, gen)
     out = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     r = u[:, 6]
     thick = F.max_pool2d(out, 3, 1, 1)

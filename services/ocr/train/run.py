@@ -15,8 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import multiprocessing
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,7 @@ from services.ocr.train.recipe import (
     RECIPE_MINUTES,
     RECIPE_NETS,
     RECIPE_PAGES,
+    RECIPE_PARALLEL,
     RECIPE_SYNTH,
     RECIPE_THRESHOLD_PAGES,
 )
@@ -49,7 +52,8 @@ KEEP_X = 0.35
 FIELD_OK = 0.99
 AUGMENTATION = (
     "per crop and epoch: affine (shift +-2.5 px, scale +-12%, width +-10%, rotation +-4.6 deg, "
-    "slant +-0.15), 3x3 blur mix on 40%, thicker 10% / thinner 8%, border line 20%, gain, noise"
+    "slant +-0.15), elastic 1.2 px on a 5x4 grid on 75%, 3x3 blur mix on 40%, "
+    "thicker 10% / thinner 8%, border line 20%, gain, noise"
 )
 SYNTH_CHUNK = 15_000
 
@@ -72,24 +76,20 @@ def synth_chunks(
     return np.concatenate(crops)[:n], np.concatenate(labels)[:n]
 
 
-def train(
-    *,
-    pages: int = RECIPE_PAGES,
-    epochs: int = RECIPE_EPOCHS,
-    nets: int = RECIPE_NETS,
-    threads: int = 2,
-    threshold_pages: int = RECIPE_THRESHOLD_PAGES,
-    seed: int = 1,
-    processes: int = 2,
-    synth: int = RECIPE_SYNTH,
-    reuse: bool = False,
-    minutes: float | None = RECIPE_MINUTES,
-    max_views: int = 1,
-    out_dir: Path = MODEL_PATH.parent,
-) -> dict[str, Any]:
-    torch.set_num_threads(threads)
+@dataclass(frozen=True)
+class TrainingData:
+    x: torch.Tensor  # training crops (harvested, most X boxes left out, then synthetic)
+    y: torch.Tensor
+    x_cal: torch.Tensor  # held-out harvested crops: temperature and test-time views
+    y_cal: torch.Tensor
+    harvested: int
+    harvest_s: float
+
+
+def training_data(pages: int, seed: int, processes: int, synth: int) -> TrainingData:
+    """The crops of a run, from the cache when an earlier run (or another net's process) made
+    them: every net of a run sees exactly the same data."""
     started = time.perf_counter()
-    print(f"harvesting {pages} training-side pages (cached in chunks) ...", flush=True)
     crops = data.harvest_chunks(CACHE / "ocr" / "chunks", pages, seed, processes)
     harvest_s = time.perf_counter() - started
     held = crops.page_ids % CALIBRATION_EVERY == 0
@@ -109,16 +109,67 @@ def train(
         x_tr = torch.cat([x_tr, ink_images(s_crops)])
         y_tr = torch.cat([y_tr, torch.from_numpy(s_labels)])
         print(f"{len(s_labels)} synthetic crops ({time.perf_counter() - t0:.0f} s)", flush=True)
+    return TrainingData(x_tr, y_tr, x_cal, y_cal, harvested, harvest_s)
+
+
+def _net_path(seed: int, epochs: int, k: int) -> Path:
+    return CACHE / "ocr" / f"net_s{seed}_e{epochs}_{k}.pt"
+
+
+def _train_saved(args: tuple[int, int, int, int, int, int, float | None]) -> float:
+    """One net in its own process (`parallel`): the data again from the cache, the net saved
+    where `--reuse` finds it; returns the epochs it saw."""
+    k, pages, seed, synth, epochs, threads, minutes = args
+    torch.set_num_threads(threads)
+    d = training_data(pages, seed, 1, synth)
+    net, seen = train_net(d.x, d.y, epochs=epochs, seed=seed * 100 + k, minutes=minutes)
+    torch.save(net.state_dict(), _net_path(seed, epochs, k))
+    return round(seen, 2)
+
+
+def train(
+    *,
+    pages: int = RECIPE_PAGES,
+    epochs: int = RECIPE_EPOCHS,
+    nets: int = RECIPE_NETS,
+    threads: int = 2,
+    threshold_pages: int = RECIPE_THRESHOLD_PAGES,
+    seed: int = 1,
+    processes: int = 2,
+    synth: int = RECIPE_SYNTH,
+    reuse: bool = False,
+    parallel: bool = RECIPE_PARALLEL,
+    minutes: float | None = RECIPE_MINUTES,
+    max_views: int = 1,
+    out_dir: Path = MODEL_PATH.parent,
+) -> dict[str, Any]:
+    """Harvest, train `nets` nets (one after another on `threads` threads, or with `parallel`
+    all at once, a process each sharing the threads: on two cores, two single-threaded nets
+    see more epochs in the same minutes than two-threaded nets in turn), calibrate, export,
+    choose the threshold."""
+    torch.set_num_threads(threads)
+    started = time.perf_counter()
+    print(f"harvesting {pages} training-side pages (cached in chunks) ...", flush=True)
+    d = training_data(pages, seed, processes, synth)
+    x_tr, y_tr, x_cal, y_cal, harvested = d.x, d.y, d.x_cal, d.y_cal, d.harvested
+    harvest_s = d.harvest_s
     print(
         f"{len(x_tr)} training crops, {len(x_cal)} held out ({harvest_s:.0f} s to harvest)",
         flush=True,
     )
     t0 = time.perf_counter()
-    models = []
     epochs_seen: list[float] = []
+    todo = [k for k in range(nets) if not (reuse and _net_path(seed, epochs, k).exists())]
+    in_processes = parallel and len(todo) > 1
+    if in_processes:  # each process loads the data again from the cache
+        each = max(1, threads // len(todo))
+        jobs = [(k, pages, seed, synth, epochs, each, minutes) for k in todo]
+        with multiprocessing.get_context("spawn").Pool(len(todo)) as pool:
+            epochs_seen = pool.map(_train_saved, jobs)
+    models = []
     for k in range(nets):
-        saved = CACHE / "ocr" / f"net_s{seed}_e{epochs}_{k}.pt"
-        if reuse and saved.exists():  # re-calibrate and re-choose without training again
+        saved = _net_path(seed, epochs, k)
+        if k not in todo or in_processes:  # trained before, or just now in a process
             net = BoxNet()
             net.load_state_dict(torch.load(saved))
             models.append(net.eval())
@@ -128,7 +179,7 @@ def train(
             epochs_seen.append(round(seen, 2))
     train_s = time.perf_counter() - t0
     for k, net in enumerate(models):  # kept for ensembles and warm starts; not committed
-        torch.save(net.state_dict(), CACHE / "ocr" / f"net_s{seed}_e{epochs}_{k}.pt")
+        torch.save(net.state_dict(), _net_path(seed, epochs, k))
     model_path, meta_path = out_dir / MODEL_PATH.name, out_dir / META_PATH.name
     chosen = calibrate(models, x_cal, y_cal, max_views)
     pred, temperature, shifts = chosen["pred"], chosen["temperature"], chosen["shifts"]

@@ -75,3 +75,18 @@ def test_the_model_record_names_the_committed_file() -> None:
     model = default_classifier()
     recorded = model.meta.get("onnx_sha256")
     assert recorded == model.sha256
+
+
+def test_the_elastic_field_is_smooth_small_and_spares_a_quarter_of_the_crops() -> None:
+    torch = pytest.importorskip("torch")
+    from services.ocr.train.fit import ELASTIC_PX, elastic_field
+
+    field = elastic_field(400, torch.Generator().manual_seed(0))
+    assert field.shape == (400, CROP_H, CROP_W, 2)
+    pixels = field / torch.tensor([2.0 / CROP_W, 2.0 / CROP_H])  # back to pixels
+    moved = pixels.abs().amax(dim=(1, 2, 3)) > 0
+    assert 0.6 < float(moved.float().mean()) < 0.9  # ELASTIC_SHARE of 0.75
+    assert float(pixels[moved].std()) < 2 * ELASTIC_PX
+    # Smooth: neighbouring pixels move almost together (a wobble, not noise).
+    step = (pixels[:, 1:] - pixels[:, :-1]).abs().max()
+    assert float(step) < 0.25 * float(pixels.abs().max())
