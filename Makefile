@@ -29,7 +29,7 @@ lint: deps
 	$(BIN)/ruff format --check .
 
 typecheck: deps
-	$(BIN)/mypy shared services clients sirekap benchmarks
+	$(BIN)/mypy shared services clients sirekap benchmarks tests
 
 bench: deps  ## the benchmarks (slow; not part of `make test`)
 	$(BIN)/python -m benchmarks.ingest --backend embedded

@@ -62,7 +62,7 @@ async def test_a_hostile_request_id_is_replaced(
     ingest: Ingest, access_log: CapturedLog, hostile: str
 ) -> None:
     response = await ingest.http.get(
-        "/v1/submissions/no-such-id", headers={"X-Request-ID": hostile.encode()}
+        "/v1/submissions/no-such-id", headers=[(b"X-Request-ID", hostile.encode())]
     )
     assert response.status_code == 404
     request_id = response.headers["X-Request-Id"]

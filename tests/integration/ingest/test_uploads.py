@@ -207,7 +207,7 @@ async def test_out_of_scope_claims_are_422(
         profile.device_id,
         str(fields["tps"]),
         str(fields["contest"]),
-        int(fields["page"]),
+        int(str(fields["page"])),
         sha256(photo),
         now_rfc3339(),
     )
