@@ -186,11 +186,13 @@ def main() -> None:
                 missed.append({**plan, "index": i})
             continue
         normal += 1
-        _score_boxes_counts = _score_boxes(reading, gt, confusions)
-        n_digit += _score_boxes_counts[0]
-        ok_digit += _score_boxes_counts[1]
-        n_sym += _score_boxes_counts[2]
-        ok_sym += _score_boxes_counts[3]
+        page_digits, page_ok_digits, page_symbols, page_ok_symbols = _score_boxes(
+            reading, gt, confusions
+        )
+        n_digit += page_digits
+        ok_digit += page_ok_digits
+        n_sym += page_symbols
+        ok_sym += page_ok_symbols
         if reading.fields:
             for key, fr in reading.fields.items():
                 n_field += 1
@@ -199,7 +201,7 @@ def main() -> None:
             # Why a normal page went to a person: the rules it was flagged by, and whether a
             # box was misread at all (a misread the arithmetic repaired still costs the page).
             rules = sorted({f.rule for f in reading.failing})
-            misread = _score_boxes(reading, gt, Counter())[3] < len(reading.box_probs)
+            misread = page_ok_symbols < page_symbols
             review_rules["+".join(rules) or "none"] += 1
             review_misread[misread] += 1
         if reading.outcome == "auto_accepted":

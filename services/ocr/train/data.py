@@ -108,16 +108,21 @@ def harvest(pages: int, seed: int = 0, processes: int = 2, start: int = 0) -> Cr
 
 def harvest_chunks(folder: Path, pages: int, seed: int, processes: int, chunk: int = 100) -> Crops:
     """`harvest` in chunks saved as they finish, so an interrupted run keeps what it made and a
-    second run continues where it stopped."""
+    second run continues where it stopped. Exactly the first `pages` pages: each file is named
+    by its first page and how many it holds, so a larger run's cache never leaks into a smaller
+    one (the record's `pages` stays true) and a short last chunk is never taken for a full one."""
     folder.mkdir(parents=True, exist_ok=True)
+    paths = []
     for start in range(0, pages, chunk):
-        path = folder / f"s{seed}_{start:05d}_{chunk}.npz"
+        count = min(chunk, pages - start)
+        path = folder / f"s{seed}_{start:05d}_{count}.npz"
         if not path.exists():
-            part = harvest(min(chunk, pages - start), seed, processes, start)
+            part = harvest(count, seed, processes, start)
             tmp = path.with_suffix(".tmp.npz")
             save(part, str(tmp))
             tmp.replace(path)
-    return concat([load(str(p)) for p in sorted(folder.glob(f"s{seed}_*_{chunk}.npz"))])
+        paths.append(path)
+    return concat([load(str(p)) for p in paths])
 
 
 def concat(parts: list[Crops]) -> Crops:

@@ -116,15 +116,22 @@ def _net_path(seed: int, epochs: int, k: int) -> Path:
     return CACHE / "ocr" / f"net_s{seed}_e{epochs}_{k}.pt"
 
 
-def _train_saved(args: tuple[int, int, int, int, int, int, float | None]) -> float:
-    """One net in its own process (`parallel`): the data again from the cache, the net saved
-    where `--reuse` finds it; returns the epochs it saw."""
-    k, pages, seed, synth, epochs, threads, minutes = args
-    torch.set_num_threads(threads)
-    d = training_data(pages, seed, 1, synth)
+def _fit_and_save(
+    d: TrainingData, k: int, seed: int, epochs: int, minutes: float | None
+) -> tuple[BoxNet, float]:
+    """Net `k` of a run, saved where `--reuse` finds it (kept for ensembles and warm starts;
+    not committed); returns it and the epochs it saw."""
     net, seen = train_net(d.x, d.y, epochs=epochs, seed=seed * 100 + k, minutes=minutes)
     torch.save(net.state_dict(), _net_path(seed, epochs, k))
-    return round(seen, 2)
+    return net, round(seen, 2)
+
+
+def _train_saved(args: tuple[int, int, int, int, int, int, float | None]) -> float:
+    """One net in its own process (`parallel`): the data again from the cache; returns the
+    epochs it saw."""
+    k, pages, seed, synth, epochs, threads, minutes = args
+    torch.set_num_threads(threads)
+    return _fit_and_save(training_data(pages, seed, 1, synth), k, seed, epochs, minutes)[1]
 
 
 def train(
@@ -151,10 +158,9 @@ def train(
     started = time.perf_counter()
     print(f"harvesting {pages} training-side pages (cached in chunks) ...", flush=True)
     d = training_data(pages, seed, processes, synth)
-    x_tr, y_tr, x_cal, y_cal, harvested = d.x, d.y, d.x_cal, d.y_cal, d.harvested
-    harvest_s = d.harvest_s
+    x_cal, y_cal, harvested, harvest_s = d.x_cal, d.y_cal, d.harvested, d.harvest_s
     print(
-        f"{len(x_tr)} training crops, {len(x_cal)} held out ({harvest_s:.0f} s to harvest)",
+        f"{len(d.x)} training crops, {len(x_cal)} held out ({harvest_s:.0f} s to harvest)",
         flush=True,
     )
     t0 = time.perf_counter()
@@ -168,18 +174,15 @@ def train(
             epochs_seen = pool.map(_train_saved, jobs)
     models = []
     for k in range(nets):
-        saved = _net_path(seed, epochs, k)
         if k not in todo or in_processes:  # trained before, or just now in a process
             net = BoxNet()
-            net.load_state_dict(torch.load(saved))
+            net.load_state_dict(torch.load(_net_path(seed, epochs, k)))
             models.append(net.eval())
         else:
-            net, seen = train_net(x_tr, y_tr, epochs=epochs, seed=seed * 100 + k, minutes=minutes)
+            net, seen = _fit_and_save(d, k, seed, epochs, minutes)
             models.append(net)
-            epochs_seen.append(round(seen, 2))
+            epochs_seen.append(seen)
     train_s = time.perf_counter() - t0
-    for k, net in enumerate(models):  # kept for ensembles and warm starts; not committed
-        torch.save(net.state_dict(), _net_path(seed, epochs, k))
     model_path, meta_path = out_dir / MODEL_PATH.name, out_dir / META_PATH.name
     chosen = calibrate(models, x_cal, y_cal, max_views)
     pred, temperature, shifts = chosen["pred"], chosen["temperature"], chosen["shifts"]
@@ -196,9 +199,9 @@ def train(
             "epochs_seen": epochs_seen,
             "minutes_per_net": minutes,
             "nets": nets,
-            "crops": len(x_tr),
+            "crops": len(d.x),
             "harvested_crops": harvested,
-            "synthetic_crops": len(x_tr) - harvested,
+            "synthetic_crops": len(d.x) - harvested,
             "augmentation": AUGMENTATION,
             "held_out": len(x_cal),
             "held_out_accuracy": held_acc,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -90,3 +92,20 @@ def test_the_elastic_field_is_smooth_small_and_spares_a_quarter_of_the_crops() -
     # Smooth: neighbouring pixels move almost together (a wobble, not noise).
     step = (pixels[:, 1:] - pixels[:, :-1]).abs().max()
     assert float(step) < 0.25 * float(pixels.abs().max())
+
+
+def test_cached_harvest_chunks_give_exactly_the_pages_asked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A larger run's cached chunks must not leak into a smaller run (its record would say one
+    number of pages and train on another), nor a short last chunk pass for a full one."""
+    from services.ocr.train import data
+
+    def fake_harvest(pages: int, seed: int, processes: int, start: int) -> data.Crops:
+        ids = np.arange(start, start + pages, dtype=np.int64)
+        return data.Crops(np.zeros((pages, CROP_H, CROP_W), np.uint8), ids % 12, ids)
+
+    monkeypatch.setattr(data, "harvest", fake_harvest)
+    assert len(data.harvest_chunks(tmp_path, 25, seed=1, processes=1, chunk=10).page_ids) == 25
+    assert data.harvest_chunks(tmp_path, 30, 1, 1, chunk=10).page_ids.tolist() == list(range(30))
+    assert data.harvest_chunks(tmp_path, 12, 1, 1, chunk=10).page_ids.tolist() == list(range(12))
