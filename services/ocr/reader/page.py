@@ -29,7 +29,7 @@ from services.ocr.reader.photo import (
 )
 from services.ocr.reader.reasons import NOT_DECODABLE, TPS_UNREADABLE, Reason, wrong_form
 from services.ocr.reader.rectify import shrink, warp_region
-from services.ocr.reader.refine import field_offset, group_rect, outside, shifted
+from services.ocr.reader.refine import field_offsets, group_rect, outside, shifted
 from services.ocr.reader.result import Claim, Failing, FieldReading, PageReading
 from services.ocr.reader.symbols import CLASSES
 from shared.consistency import Relation, bounds, check, relations
@@ -127,8 +127,7 @@ def extract_boxes(gray: Gray, found: Located, lay: Layout) -> BoxCrops:
     inv = np.asarray(np.linalg.inv(hom), dtype=np.float64)
     out = BoxCrops([], [], set())
     size = (box_crops.CROP_W, box_crops.CROP_H)
-    for f in lay.fields:
-        offset = field_offset(small, hom, f)
+    for f, offset in zip(lay.fields, field_offsets(small, hom, lay.fields), strict=True):
         if outside(inv, shifted(group_rect(f), offset), sw, sh):
             out.cut.add(f.key)
         for i, rect in enumerate(f.boxes):

@@ -1,28 +1,56 @@
 """Correct each field's position locally: a curled sheet bends away from any homography.
 
-The marker homography is exact only where the paper is flat; a sheet curling by 4 mm (the
-generator's "typical" ceiling) moves mid-page boxes by 1-2 mm, enough to cut a digit. Each
-field's three box outlines are printed, so they are found again by template matching in a
-window of +-MAX_SHIFT_MM around where the homography puts them.
+The marker homography is exact only where the paper is flat. A sheet curling by 8 mm (the
+generator's "hard" ceiling) bows the middle of the page by 4-6 mm: half a box, enough to cut the
+bar off a 7 (read as 1, the commonest misread on hard photos until this search). Each field's
+three box outlines are printed, so they are found again by template matching: on the outlines
+alone (`outlines`), since the digits' ink outweighs the faint red print in a plain correlation.
+
+Rows repeat every 12.4 mm, so a search wide enough for the bow (+-SEARCH_Y_MM) also finds the
+row above or below, and a field alone cannot tell which is its own. A column of fields can: the
+bend is smooth, so neighbouring fields move by nearly the same amount, and only the true
+positions keep the column's first and last fields on boxes (one row off, the last field lands
+below the table). Each column's vertical offsets are chosen together, the best-scoring smooth
+path through the fields' match scores (Viterbi), then their sideways offsets the same way; a
+field whose outlines are hidden (ink over them, shadow) takes its position from the path.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from functools import lru_cache
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from services.ocr.reader.locate import Homography
 from services.ocr.reader.photo import Gray
 from services.ocr.reader.rectify import warp_region
 from shared.forms.layout import FieldPlacement, Rect
 
+Offset = tuple[float, float]  # (dx, dy) page mm to add to a field's layout position
+Scores = npt.NDArray[np.float32]
+
 PX_PER_MM = 4.0  # box borders are 0.25 mm: one pixel at this scale, enough to match on
-MAX_SHIFT_MM = 2.5
-# Below this normalised correlation the outlines are not visibly there (ink over them, shadow);
-# the homography's position is kept. Matches on generated photos score 0.5-0.9.
-MIN_SCORE = 0.35
+# Box tops are 8 mm long and sides 10 mm; a handwritten stroke is rarely straight for 6 mm
+# across, but the stem of a 1 can stand 7 mm tall.
+ACROSS_MM = 6.0
+DOWN_MM = 8.5
+SEARCH_Y_MM = 8.0
+# Boxes repeat every 10.5 mm across: a wider window would match two boxes of three one box off.
+SEARCH_X_MM = 5.0
+# Neighbouring fields' offsets differ by ~SMOOTH mm per mm between them (the generator's
+# hardest curl bends < 0.15 mm per mm); a difference of d costs BEND_COST * (d / (SMOOTH *
+# distance))^2 against a correlation of at most 1.
+SMOOTH = 0.08
+BEND_COST = 0.1
+# The homography is right to within a few mm on most photos: on a faint page, where a column's
+# true rows and the rows one off score alike, the smaller offset wins. Costs OFFSET_COST at
+# OFFSET_MM.
+OFFSET_MM = 6.0
+OFFSET_COST = 0.05
 
 
 def group_rect(field: FieldPlacement) -> Rect:
@@ -42,23 +70,85 @@ def _template(w_mm: float, h_mm: float, box_xs: tuple[float, ...], box_w: float)
     return np.asarray(cv2.GaussianBlur(t, (3, 3), 0.7), dtype=np.uint8)
 
 
-def field_offset(gray: Gray, hom: Homography, field: FieldPlacement) -> tuple[float, float]:
-    """(dx, dy) in page mm to add to the field's layout position."""
-    rect = group_rect(field)
-    m = MAX_SHIFT_MM
-    size = (round((rect.w + 2 * m) * PX_PER_MM), round((rect.h + 2 * m) * PX_PER_MM))
-    region = warp_region(gray, hom, rect, size, m)
+def outlines(region: Gray) -> Gray:
+    """Long straight lines only, dark-is-high: the box outlines without the digits over them."""
     inverted = cv2.GaussianBlur(255 - region, (3, 3), 0.7)
-    xs = tuple(b.x - rect.x for b in field.boxes)
-    tmpl = _template(rect.w, rect.h, xs, field.boxes[0].w)
-    scores = cv2.matchTemplate(inverted, tmpl, cv2.TM_CCOEFF_NORMED)
-    _, best, _, (bx, by) = cv2.minMaxLoc(scores)
-    if best < MIN_SCORE:
-        return 0.0, 0.0
-    return bx / PX_PER_MM - m, by / PX_PER_MM - m
+    across_px, down_px = round(ACROSS_MM * PX_PER_MM), round(DOWN_MM * PX_PER_MM)
+    across = cv2.morphologyEx(inverted, cv2.MORPH_OPEN, np.ones((1, across_px), np.uint8))
+    down = cv2.morphologyEx(inverted, cv2.MORPH_OPEN, np.ones((down_px, 1), np.uint8))
+    return np.asarray(cv2.max(across, down), dtype=np.uint8)
 
 
-def shifted(rect: Rect, offset: tuple[float, float]) -> Rect:
+def column_scores(
+    gray: Gray, hom: Homography, column: Sequence[FieldPlacement]
+) -> list[tuple[Scores, float]]:
+    """For each field of one column (same boxes, same x), the correlation of its outlines at
+    every offset within the search window (row = dy, column = dx, one pixel = 1 / PX_PER_MM mm)
+    and the dy of its row 0. The column is warped and matched as one strip: one warp and one
+    correlation instead of one per field, whose windows overlap."""
+    first = group_rect(column[0])
+    mx, my = SEARCH_X_MM, SEARCH_Y_MM
+    top = min(group_rect(f).y for f in column) - my
+    bottom = max(group_rect(f).y for f in column) + first.h + my
+    strip = Rect(first.x - mx, top, first.w + 2 * mx, bottom - top)
+    size = (round(strip.w * PX_PER_MM), round(strip.h * PX_PER_MM))
+    region = warp_region(gray, hom, strip, size)
+    xs = tuple(b.x - first.x for b in column[0].boxes)
+    tmpl = _template(first.w, first.h, xs, column[0].boxes[0].w)
+    lines = outlines(region).astype(np.float32)
+    scores = cv2.matchTemplate(lines, tmpl.astype(np.float32), cv2.TM_CCOEFF_NORMED)
+    rows = round(2 * my * PX_PER_MM) + 1
+    out: list[tuple[Scores, float]] = []
+    for f in column:
+        r0 = min(round((group_rect(f).y - my - top) * PX_PER_MM), len(scores) - rows)
+        dy0 = top + r0 / PX_PER_MM - group_rect(f).y
+        out.append((np.asarray(scores[r0 : r0 + rows], dtype=np.float32), dy0))
+    return out
+
+
+def _smooth_path(scores: list[npt.NDArray[np.float32]], ys: list[float]) -> list[int]:
+    """One index into each field's score vector (offsets along one axis, the window's centre
+    = no offset), top to bottom: the path maximising the scores minus the bend's cost and the
+    offset's."""
+    n = len(scores[0])
+    off = (np.arange(n, dtype=np.float64) - (n - 1) / 2) / PX_PER_MM
+    prior = OFFSET_COST * (off / OFFSET_MM) ** 2
+    gain = [np.maximum(s, 0.0) - prior for s in scores]
+    steps = np.arange(n, dtype=np.float64)[:, None] - np.arange(n, dtype=np.float64)[None, :]
+    total = gain[0]
+    back: list[npt.NDArray[np.intp]] = []
+    for k in range(1, len(gain)):
+        sigma = SMOOTH * max(ys[k] - ys[k - 1], 1.0) * PX_PER_MM
+        # cand[i, j]: field k at index i after field k - 1 at index j
+        cand = total[None, :] - BEND_COST * (steps / sigma) ** 2
+        back.append(np.argmax(cand, axis=1))
+        total = cand[np.arange(n), back[-1]] + gain[k]
+    path = [int(np.argmax(total))]
+    for b in reversed(back):
+        path.append(int(b[path[-1]]))
+    return path[::-1]
+
+
+def field_offsets(gray: Gray, hom: Homography, fields: Sequence[FieldPlacement]) -> list[Offset]:
+    """Each field's (dx, dy) in page mm, in the order of `fields`."""
+    columns: dict[tuple[float, int, float], list[int]] = defaultdict(list)
+    for i, f in enumerate(fields):
+        columns[(round(f.boxes[0].x, 1), len(f.boxes), f.boxes[0].w)].append(i)
+    out: list[Offset] = [(0.0, 0.0)] * len(fields)
+    for members in columns.values():
+        members.sort(key=lambda i: fields[i].boxes[0].y)
+        found = column_scores(gray, hom, [fields[i] for i in members])
+        maps = [m for m, _ in found]
+        ys = [fields[i].boxes[0].y for i in members]
+        # First the rows (each at its best sideways offset), then the sideways offsets on them.
+        rows = _smooth_path([m.max(axis=1) for m in maps], ys)
+        cols = _smooth_path([m[r] for m, r in zip(maps, rows, strict=True)], ys)
+        for i, (_, dy0), r, c in zip(members, found, rows, cols, strict=True):
+            out[i] = (c / PX_PER_MM - SEARCH_X_MM, dy0 + r / PX_PER_MM)
+    return out
+
+
+def shifted(rect: Rect, offset: Offset) -> Rect:
     return Rect(rect.x + offset[0], rect.y + offset[1], rect.w, rect.h)
 
 
