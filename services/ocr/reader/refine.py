@@ -1,18 +1,20 @@
 """Correct each field's position locally: a curled sheet bends away from any homography.
 
 The marker homography is exact only where the paper is flat. A sheet curling by 8 mm (the
-generator's "hard" ceiling) bows the middle of the page by 4-6 mm: half a box, enough to cut the
-bar off a 7 (read as 1, the commonest misread on hard photos until this search). Each field's
-three box outlines are printed, so they are found again by template matching: on the outlines
-alone (`outlines`), since the digits' ink outweighs the faint red print in a plain correlation.
+generator's "hard" ceiling) bows the middle of the page by up to ~9 mm; half a box is enough to
+cut the bar off a 7 (read as 1, the commonest misread on hard photos until this search). Each
+field's three box outlines are printed, so they are found again by template matching: on the
+outlines alone (`outlines`), since the digits' ink outweighs the faint red print in a plain
+correlation.
 
 Rows repeat every 12.4 mm, so a search wide enough for the bow (+-SEARCH_Y_MM) also finds the
 row above or below, and a field alone cannot tell which is its own. A column of fields can: the
-bend is smooth, so neighbouring fields move by nearly the same amount, and only the true
-positions keep the column's first and last fields on boxes (one row off, the last field lands
-below the table). Each column's vertical offsets are chosen together, the best-scoring smooth
-path through the fields' match scores (Viterbi), then their sideways offsets the same way; a
-field whose outlines are hidden (ink over them, shadow) takes its position from the path.
+bend is smooth, so neighbouring fields move by nearly the same amount, and one row off, the
+column's first or last field sits where the table has no box. Each column's vertical offsets
+are chosen together as the best-scoring smooth path (Viterbi) from a row above its first field
+to a row below its last, where a box-like match counts against the path; then the sideways
+offsets the same way. A field whose outlines are hidden (ink over them, shadow) takes its
+position from the path.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import numpy.typing as npt
 from services.ocr.reader.locate import Homography
 from services.ocr.reader.photo import Gray
 from services.ocr.reader.rectify import warp_region
-from shared.forms.layout import FieldPlacement, Rect
+from shared.forms.layout import ROW_H_MM, FieldPlacement, Rect
 
 Offset = tuple[float, float]  # (dx, dy) page mm to add to a field's layout position
 Scores = npt.NDArray[np.float32]
@@ -38,7 +40,7 @@ PX_PER_MM = 4.0  # box borders are 0.25 mm: one pixel at this scale, enough to m
 # across, but the stem of a 1 can stand 7 mm tall.
 ACROSS_MM = 6.0
 DOWN_MM = 8.5
-SEARCH_Y_MM = 8.0
+SEARCH_Y_MM = 10.0  # the hard benchmark's most bent photos put fields ~9 mm off
 # Boxes repeat every 10.5 mm across: a wider window would match two boxes of three one box off.
 SEARCH_X_MM = 5.0
 # Neighbouring fields' offsets differ by ~SMOOTH mm per mm between them (the generator's
@@ -47,10 +49,11 @@ SEARCH_X_MM = 5.0
 SMOOTH = 0.08
 BEND_COST = 0.1
 # The homography is right to within a few mm on most photos: on a faint page, where a column's
-# true rows and the rows one off score alike, the smaller offset wins. Costs OFFSET_COST at
-# OFFSET_MM.
+# true rows and the rows one off score alike, the smaller offset wins. A column's path pays
+# OFFSET_COST at OFFSET_MM, shared among its fields: a tie-breaker, which the column's end rows
+# (on boxes or off the table) outweigh.
 OFFSET_MM = 6.0
-OFFSET_COST = 0.05
+OFFSET_COST = 0.1
 
 
 def group_rect(field: FieldPlacement) -> Rect:
@@ -80,53 +83,59 @@ def outlines(region: Gray) -> Gray:
 
 
 def column_scores(
-    gray: Gray, hom: Homography, column: Sequence[FieldPlacement]
+    gray: Gray, hom: Homography, like: FieldPlacement, ys: Sequence[float]
 ) -> list[tuple[Scores, float]]:
-    """For each field of one column (same boxes, same x), the correlation of its outlines at
-    every offset within the search window (row = dy, column = dx, one pixel = 1 / PX_PER_MM mm)
-    and the dy of its row 0. The column is warped and matched as one strip: one warp and one
+    """The correlation of `like`'s box outlines, moved to each page y in `ys` (same x), at every
+    offset within the search window (row = dy, column = dx, one pixel = 1 / PX_PER_MM mm), and
+    the dy of each map's row 0. The column is warped and matched as one strip: one warp and one
     correlation instead of one per field, whose windows overlap."""
-    first = group_rect(column[0])
+    first = group_rect(like)
     mx, my = SEARCH_X_MM, SEARCH_Y_MM
-    top = min(group_rect(f).y for f in column) - my
-    bottom = max(group_rect(f).y for f in column) + first.h + my
-    strip = Rect(first.x - mx, top, first.w + 2 * mx, bottom - top)
+    top = min(ys) - my
+    strip = Rect(first.x - mx, top, first.w + 2 * mx, max(ys) + first.h + my - top)
     size = (round(strip.w * PX_PER_MM), round(strip.h * PX_PER_MM))
     region = warp_region(gray, hom, strip, size)
-    xs = tuple(b.x - first.x for b in column[0].boxes)
-    tmpl = _template(first.w, first.h, xs, column[0].boxes[0].w)
+    xs = tuple(b.x - first.x for b in like.boxes)
+    tmpl = _template(first.w, first.h, xs, like.boxes[0].w)
     lines = outlines(region).astype(np.float32)
     scores = cv2.matchTemplate(lines, tmpl.astype(np.float32), cv2.TM_CCOEFF_NORMED)
     rows = round(2 * my * PX_PER_MM) + 1
     out: list[tuple[Scores, float]] = []
-    for f in column:
-        r0 = min(round((group_rect(f).y - my - top) * PX_PER_MM), len(scores) - rows)
-        dy0 = top + r0 / PX_PER_MM - group_rect(f).y
-        out.append((np.asarray(scores[r0 : r0 + rows], dtype=np.float32), dy0))
+    for y in ys:
+        r0 = min(round((y - my - top) * PX_PER_MM), len(scores) - rows)
+        out.append((np.asarray(scores[r0 : r0 + rows], dtype=np.float32), top + r0 / PX_PER_MM - y))
     return out
 
 
-def _smooth_path(scores: list[npt.NDArray[np.float32]], ys: list[float]) -> list[int]:
-    """One index into each field's score vector (offsets along one axis, the window's centre
-    = no offset), top to bottom: the path maximising the scores minus the bend's cost and the
-    offset's."""
-    n = len(scores[0])
-    off = (np.arange(n, dtype=np.float64) - (n - 1) / 2) / PX_PER_MM
-    prior = OFFSET_COST * (off / OFFSET_MM) ** 2
-    gain = [np.maximum(s, 0.0) - prior for s in scores]
+def _smooth_path(gains: list[npt.NDArray[np.float64]], ys: list[float]) -> list[int]:
+    """One index into each gain vector (offsets along one axis, the window's centre = no
+    offset), top to bottom: the path maximising the gains minus the bend's cost (Viterbi)."""
+    n = len(gains[0])
     steps = np.arange(n, dtype=np.float64)[:, None] - np.arange(n, dtype=np.float64)[None, :]
-    total = gain[0]
+    total = gains[0]
     back: list[npt.NDArray[np.intp]] = []
-    for k in range(1, len(gain)):
+    for k in range(1, len(gains)):
         sigma = SMOOTH * max(ys[k] - ys[k - 1], 1.0) * PX_PER_MM
-        # cand[i, j]: field k at index i after field k - 1 at index j
+        # cand[i, j]: node k at index i after node k - 1 at index j
         cand = total[None, :] - BEND_COST * (steps / sigma) ** 2
         back.append(np.argmax(cand, axis=1))
-        total = cand[np.arange(n), back[-1]] + gain[k]
+        total = cand[np.arange(n), back[-1]] + gains[k]
     path = [int(np.argmax(total))]
     for b in reversed(back):
         path.append(int(b[path[-1]]))
     return path[::-1]
+
+
+def _gains(
+    scores: list[npt.NDArray[np.float32]], boxes: list[bool]
+) -> list[npt.NDArray[np.float64]]:
+    """What each node of a column's path earns at each offset: a field the match of its
+    outlines, an end of the table (no box there) minus it; less the share of the offset prior."""
+    n = len(scores[0])
+    off = (np.arange(n, dtype=np.float64) - (n - 1) / 2) / PX_PER_MM
+    prior = OFFSET_COST / sum(boxes) * (off / OFFSET_MM) ** 2
+    signs = [1.0 if b else -1.0 for b in boxes]
+    return [sign * np.maximum(s, 0.0) - prior for s, sign in zip(scores, signs, strict=True)]
 
 
 def field_offsets(gray: Gray, hom: Homography, fields: Sequence[FieldPlacement]) -> list[Offset]:
@@ -137,13 +146,17 @@ def field_offsets(gray: Gray, hom: Homography, fields: Sequence[FieldPlacement])
     out: list[Offset] = [(0.0, 0.0)] * len(fields)
     for members in columns.values():
         members.sort(key=lambda i: fields[i].boxes[0].y)
-        found = column_scores(gray, hom, [fields[i] for i in members])
-        maps = [m for m, _ in found]
+        # The path runs from a row above the column's first field to one below its last: one
+        # row off, a field would sit where the table has no box.
         ys = [fields[i].boxes[0].y for i in members]
+        ys = [ys[0] - ROW_H_MM, *ys, ys[-1] + ROW_H_MM]
+        boxes = [False] + [True] * len(members) + [False]
+        found = column_scores(gray, hom, fields[members[0]], ys)
+        maps = [m for m, _ in found]
         # First the rows (each at its best sideways offset), then the sideways offsets on them.
-        rows = _smooth_path([m.max(axis=1) for m in maps], ys)
-        cols = _smooth_path([m[r] for m, r in zip(maps, rows, strict=True)], ys)
-        for i, (_, dy0), r, c in zip(members, found, rows, cols, strict=True):
+        rows = _smooth_path(_gains([m.max(axis=1) for m in maps], boxes), ys)
+        cols = _smooth_path(_gains([m[r] for m, r in zip(maps, rows, strict=True)], boxes), ys)
+        for i, (_, dy0), r, c in zip(members, found[1:], rows[1:], cols[1:], strict=False):
             out[i] = (c / PX_PER_MM - SEARCH_X_MM, dy0 + r / PX_PER_MM)
     return out
 

@@ -47,6 +47,7 @@ def _bent_page(
         ("DPRD_PROV", 6, 4.5),  # beyond the +-2.5 mm of a field-by-field search
         ("DPRD_PROV", 6, -6.0),  # half a row: the rows one off are as close as the true ones
         ("DPR", 1, 6.5),
+        ("DPRD_PROV", 6, -9.0),  # the most bent photos of the hard benchmark
     ],
 )
 def test_every_field_is_found_on_a_bent_sheet(contest: str, page: int, bow_mm: float) -> None:
