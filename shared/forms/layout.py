@@ -45,10 +45,6 @@ class Rect:
     h: float
 
     @property
-    def centre(self) -> tuple[float, float]:
-        return self.x + self.w / 2, self.y + self.h / 2
-
-    @property
     def corners(self) -> npt.NDArray[np.float64]:
         """TL, TR, BR, BL, as (4, 2)."""
         x, y, w, h = self.x, self.y, self.w, self.h
