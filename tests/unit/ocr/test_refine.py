@@ -6,13 +6,14 @@ import cv2
 import numpy as np
 import pytest
 
+from services.ocr.reader.boxes import SAMPLE_PX_PER_MM
 from services.ocr.reader.refine import field_offsets
 from shared.forms.generate import page_symbols, render_filled
 from shared.forms.layout import PAGE_W_MM, layout
 from shared.forms.truth import make_truth
 
 TPS = "1708042001001"
-PPM = 6.5  # the reader's sampling of the page (boxes.SAMPLE_PX_PER_MM)
+PPM = SAMPLE_PX_PER_MM  # the reader's sampling of the page
 
 
 def _bent_page(
