@@ -22,6 +22,7 @@ $(STAMP): pyproject.toml scripts/install-system-deps.sh
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[dev]"
 	$(BIN)/python -m shared.forms.mnist fetch
+	$(BIN)/python -m shared.forms.mnist_wide fetch
 	touch $(STAMP)
 
 lint: deps

