@@ -223,6 +223,9 @@ def main() -> None:
         if (i + 1) % 100 == 0:
             print(f"  {i + 1} pages, {time.perf_counter() - started:.0f} s", flush=True)
 
+    if args.generate_only:
+        print(f"{args.pages} photos in {args.cache}")
+        return
     ms = statistics.median(cpu_ms)
     dec = statistics.median(decode_ms)
     result = {
