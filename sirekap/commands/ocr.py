@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -50,10 +51,20 @@ def train(
         int, typer.Option(help="Training-side pages read end to end to choose the threshold")
     ] = recipe.RECIPE_THRESHOLD_PAGES,
     seed: Annotated[int, typer.Option()] = 1,
+    views: Annotated[
+        int, typer.Option(help="Test-time views (1 or 5 shifted copies), chosen by held-out NLL")
+    ] = 1,
+    reuse: Annotated[bool, typer.Option(help="Load the nets an earlier run saved")] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Model folder to write (default: the committed services/ocr/model/)"),
+    ] = None,
 ) -> None:
-    """Retrain the classifier (needs the `train` extra: torch) and rewrite services/ocr/model/.
+    """Retrain the classifier (needs the `train` extra: torch) and rewrite services/ocr/model/
+    (or --out, to measure a candidate with `python -m benchmarks.ocr --model DIR` first).
 
     The defaults are the committed model's recipe (services/ocr/train/recipe.py)."""
+    from services.ocr.reader.classifier import MODEL_DIR
     from services.ocr.train.run import train as run_training
 
     os.nice(10)  # training shares the machine: let serving go first
@@ -67,4 +78,7 @@ def train(
         parallel=parallel,
         threshold_pages=threshold_pages,
         seed=seed,
+        max_views=views,
+        reuse=reuse,
+        out_dir=out or MODEL_DIR,
     )
