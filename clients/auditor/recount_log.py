@@ -47,33 +47,12 @@ import httpx
 from clients.auditor.client import LogClient
 from clients.auditor.findings import Finding, Report
 from shared.contests import Contest, dapil_code, definition
+from shared.contests.public_json import ADMIN_KINDS, ADMINISTRASI
 
 ACCEPTANCE_KINDS = frozenset({"acceptance", "confirmation", "correction"})
 TPS_KEY = "_tps"  # the tally's count of TPS with at least one counted page
 PPWP = Contest.PPWP.value
 PASLON_IDS = ("100025", "100026", "100027")  # Sirekap's ids of paslon 01, 02, 03
-# The per-TPS `administrasi` of Sirekap's public JSON (see domain.md).
-ADMINISTRASI = (
-    "suara_sah",
-    "suara_total",
-    "suara_tidak_sah",
-    "pemilih_dpt_j",
-    "pemilih_dpt_l",
-    "pemilih_dpt_p",
-    "pengguna_dpt_j",
-    "pengguna_dpt_l",
-    "pengguna_dpt_p",
-    "pengguna_dptb_j",
-    "pengguna_dptb_l",
-    "pengguna_dptb_p",
-    "pengguna_non_dpt_j",
-    "pengguna_non_dpt_l",
-    "pengguna_non_dpt_p",
-    "pengguna_total_j",
-    "pengguna_total_l",
-    "pengguna_total_p",
-)
-ADMIN_KINDS = frozenset({"voters", "ballots"})
 # Requests in flight at once: enough to hide latency, few enough not to load the service.
 CONCURRENCY = 8
 

@@ -26,6 +26,7 @@ from services.tally.results.service import tps_of_desa
 from services.tally.review.service import photo_url
 from services.tally.state import StateDep
 from shared.contests import PASLON, Contest, definition
+from shared.contests.public_json import ADMIN_KINDS, ADMINISTRASI
 from shared.db.base import utcnow
 from shared.db.tables import Submission, TallyTps, Tps
 from shared.db.tables.tally import TPS_KEY
@@ -36,28 +37,7 @@ router = APIRouter(tags=["public (Sirekap-compatible)"])
 PPWP = Contest.PPWP.value
 PASLON_IDS = [p.id for p in PASLON]
 PASLON_COLOURS = {"100025": "#8CB369", "100026": "#F4E285", "100027": "#BC4B51"}
-ADMINISTRASI = (
-    "suara_sah",
-    "suara_total",
-    "suara_tidak_sah",
-    "pemilih_dpt_j",
-    "pemilih_dpt_l",
-    "pemilih_dpt_p",
-    "pengguna_dpt_j",
-    "pengguna_dpt_l",
-    "pengguna_dpt_p",
-    "pengguna_dptb_j",
-    "pengguna_dptb_l",
-    "pengguna_dptb_p",
-    "pengguna_non_dpt_j",
-    "pengguna_non_dpt_l",
-    "pengguna_non_dpt_p",
-    "pengguna_total_j",
-    "pengguna_total_l",
-    "pengguna_total_p",
-)
 WILAYAH_MAX_AGE_S = 3600  # the region list does not change during a count
-ADMIN_KINDS = frozenset({"voters", "ballots"})
 
 
 def _ts(region_code: str, moment: Any = None) -> str:
