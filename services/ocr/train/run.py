@@ -42,8 +42,9 @@ from services.ocr.train.recipe import (
     RECIPE_SYNTH,
     RECIPE_THRESHOLD_PAGES,
 )
-from services.ocr.train.synth import synth_crops
+from services.ocr.train.synth import DIGIT_SOURCE, synth_crops
 from services.ocr.train.thresholds import choose_accept, score_pages
+from shared.forms.mnist_wide import fetch as fetch_wide_digits
 
 CACHE = Path(os.environ.get("SIREKAP_CACHE_DIR", Path(__file__).resolve().parents[3] / ".cache"))
 CALIBRATION_EVERY = 7
@@ -58,18 +59,32 @@ AUGMENTATION = (
 SYNTH_CHUNK = 15_000
 
 
+def _synth_chunk(job: tuple[Path, int]) -> None:
+    path, chunk_seed = job
+    c, lab = synth_crops(SYNTH_CHUNK, chunk_seed)
+    np.savez_compressed(path.with_suffix(".tmp.npz"), crops=c, labels=lab)
+    path.with_suffix(".tmp.npz").replace(path)
+
+
 def synth_chunks(
-    folder: Path, n: int, seed: int
+    folder: Path, n: int, seed: int, processes: int = 1
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
-    """`n` synthetic crops (`synth.py`), made in cached chunks of SYNTH_CHUNK."""
+    """`n` synthetic crops (`synth.py`), made in cached chunks of SYNTH_CHUNK, `processes` at
+    a time."""
     folder.mkdir(parents=True, exist_ok=True)
+    paths = [
+        folder / f"{DIGIT_SOURCE}_s{seed}_{k:03d}_{SYNTH_CHUNK}.npz"
+        for k in range(math.ceil(n / SYNTH_CHUNK))
+    ]
+    todo = [(path, seed + 1000 * k) for k, path in enumerate(paths) if not path.exists()]
+    if processes > 1 and len(todo) > 1:
+        with multiprocessing.get_context("spawn").Pool(processes) as pool:
+            pool.map(_synth_chunk, todo)
+    else:
+        for job in todo:
+            _synth_chunk(job)
     crops, labels = [], []
-    for k in range(math.ceil(n / SYNTH_CHUNK)):
-        path = folder / f"s{seed}_{k:03d}_{SYNTH_CHUNK}.npz"
-        if not path.exists():
-            c, lab = synth_crops(SYNTH_CHUNK, seed + 1000 * k)
-            np.savez_compressed(path.with_suffix(".tmp.npz"), crops=c, labels=lab)
-            path.with_suffix(".tmp.npz").replace(path)
+    for path in paths:
         with np.load(path) as z:
             crops.append(z["crops"])
             labels.append(z["labels"])
@@ -104,8 +119,9 @@ def training_data(pages: int, seed: int, processes: int, synth: int) -> Training
     x_tr, y_tr = x_tr[keep], y_tr[keep]
     harvested = len(x_tr)
     if synth > 0:
+        fetch_wide_digits()
         t0 = time.perf_counter()
-        s_crops, s_labels = synth_chunks(CACHE / "ocr" / "synth", synth, seed)
+        s_crops, s_labels = synth_chunks(CACHE / "ocr" / "synth", synth, seed, processes)
         x_tr = torch.cat([x_tr, ink_images(s_crops)])
         y_tr = torch.cat([y_tr, torch.from_numpy(s_labels)])
         print(f"{len(s_labels)} synthetic crops ({time.perf_counter() - t0:.0f} s)", flush=True)
@@ -202,6 +218,7 @@ def train(
             "crops": len(d.x),
             "harvested_crops": harvested,
             "synthetic_crops": len(d.x) - harvested,
+            "synthetic_digits_from": DIGIT_SOURCE,
             "augmentation": AUGMENTATION,
             "held_out": len(x_cal),
             "held_out_accuracy": held_acc,

@@ -2,7 +2,9 @@
 
 A harvested crop costs a whole generated page photo (~0.3 s of CPU per ~70 boxes); a synthetic
 one costs ~0.3 ms. They are drawn with the forms generator's own pen (`symbol_mask`,
-`blend_ink`, `pick_pen`: MNIST train side, the handwriting fonts, the X strokes) into a box
+`blend_ink`, `pick_pen`: the handwriting fonts, the X strokes and MNIST's digits, all of them
+but the evaluation side's: `shared.forms.mnist_wide`, ~68,000 against the ~8,000 of the
+harvested pages' training side) into a box
 with the printed light-red border, then put through what a phone and the reader do to a box:
 a small affine jitter (the refinement's residual offset, perspective left after the
 homography), blur, uneven light, sensor noise, JPEG at photo scale and the reader's
@@ -18,12 +20,14 @@ import numpy.typing as npt
 
 from services.ocr.reader.boxes import CROP_H, CROP_W
 from services.ocr.reader.symbols import BLANK, X
-from shared.forms.handwriting import blend_ink, pick_pen, symbol_mask
+from shared.forms.handwriting import DigitSource, blend_ink, pick_pen, symbol_mask
 from shared.forms.render import BOX_RGB
 
 RENDER_PPM = 8.0  # px/mm of the drawn box (the generator renders pages at 4-12)
 BOX_W_MM, BOX_H_MM = 8.0, 10.0
 CROP_W_MM, CROP_H_MM = 10.0, 12.0  # the reader's crop: the box and 1 mm around it
+# The handwriting the synthetic digits are drawn from (`shared.forms.handwriting.DigitSource`).
+DIGIT_SOURCE: DigitSource = "train_wide"
 # Symbol mix: mostly digits (the scarce, hard classes); some X and blank keep them anchored.
 X_SHARE, BLANK_SHARE = 0.08, 0.04
 
@@ -43,7 +47,7 @@ def synth_crop(rng: np.random.Generator, label: int) -> npt.NDArray[np.uint8]:
         cv2.rectangle(img, (x0 + dx, y0), (x0 + dx + bw - 1, y0 + bh - 1), box_bgr, line)
     symbol = "X" if label == X else "" if label == BLANK else str(label)
     pen = pick_pen(rng)
-    mask = symbol_mask(rng, symbol, bh, bw, "train", pen.font_share)
+    mask = symbol_mask(rng, symbol, bh, bw, DIGIT_SOURCE, pen.font_share)
     if mask is not None:
         blend_ink(img[y0 : y0 + bh, x0 : x0 + bw], mask, pen.colour, pen.density)
     gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY).astype(np.float32)
