@@ -33,15 +33,16 @@ def test_synthetic_crops_are_reproducible() -> None:
 
 def test_the_threshold_clears_the_most_confident_page_that_must_not_pass() -> None:
     scores = [
-        PageScore(0.999, True, True, "normal", "typical"),
-        PageScore(0.9995, True, True, "normal", "hard"),
+        PageScore(0.999999, True, True, "normal", "typical"),
+        PageScore(0.999995, True, True, "normal", "hard"),
         PageScore(0.9, False, True, "normal", "hard"),  # read wrongly, consistently
-        PageScore(0.99, False, True, "slip", "typical"),  # a slip "corrected" by the decoder
+        PageScore(0.9999, False, True, "slip", "typical"),  # a slip "corrected" by the decoder
         PageScore(0.0, False, False, "screen", "typical"),
     ]
     threshold, stats = choose_accept(scores)
-    # 0.99 has odds 99: ten times fewer odds of being wrong is 990, i.e. 0.99899...
-    assert threshold == pytest.approx(990 / 991)
+    # 0.9999 has odds 9,999: ten times fewer odds of being wrong is 99,990, i.e. 0.99999...
+    assert threshold == pytest.approx(99_990 / 99_991)
+    assert threshold > FLOOR
     assert stats["accepted_wrong"] == 0
     assert stats["accept_rate"] == pytest.approx(2 / 3)
     assert stats["slip_pages"] == 1 and stats["screen_pages"] == 1
