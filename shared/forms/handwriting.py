@@ -65,10 +65,11 @@ def _font_glyph(font_index: int, digit: int) -> Image8:
     font = ImageFont.truetype(str(HANDWRITING_FONTS[font_index]), 64)
     im = Image.new("L", (96, 96), 0)
     ImageDraw.Draw(im).text((16, 4), str(digit), font=font, fill=255)
-    return _crop(np.asarray(im))
+    return tight_crop(np.asarray(im))
 
 
-def _crop(glyph: Image8) -> Image8:
+def tight_crop(glyph: Image8) -> Image8:
+    """The glyph cut to its ink (pixels above 40 of 255), as every drawn digit is placed."""
     ys, xs = np.nonzero(glyph > 40)
     if len(ys) == 0:
         return glyph
@@ -82,7 +83,7 @@ def digit_glyph(
     if rng.random() < font_share:
         return _font_glyph(int(rng.integers(len(HANDWRITING_FONTS))), digit)
     pool = _mnist_by_digit(side)[digit]
-    return _crop(pool[int(rng.integers(len(pool)))])
+    return tight_crop(pool[int(rng.integers(len(pool)))])
 
 
 def _pressure(rng: np.random.Generator, h: int, w: int) -> Mask:

@@ -49,18 +49,13 @@ def test_fetch_is_idempotent() -> None:
     assert fetch() == path and path.stat().st_mtime_ns == before
 
 
-def _tight(image: np.ndarray) -> bytes:
-    ys, xs = np.nonzero(image > 40)
-    return image[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].tobytes()
-
-
 def test_train_wide_source_draws_beyond_the_training_side(
     wide: tuple[np.ndarray, np.ndarray],
 ) -> None:
     images, labels = wide
     train_images, train_labels = digit_samples("train")
-    wide_sevens = {_tight(im) for im in images[labels == 7]}
-    split_sevens = {_tight(im) for im in train_images[train_labels == 7]}
+    wide_sevens = {handwriting.tight_crop(im).tobytes() for im in images[labels == 7]}
+    split_sevens = {handwriting.tight_crop(im).tobytes() for im in train_images[train_labels == 7]}
     rng = np.random.default_rng(3)
     glyphs = [
         handwriting.digit_glyph(rng, 7, "train_wide", font_share=0.0).tobytes() for _ in range(40)
