@@ -125,6 +125,13 @@ def main() -> None:
     )
     parser.add_argument("--generate-only", action="store_true", help="fill --cache and stop")
     parser.add_argument(
+        "--pages-out",
+        type=Path,
+        default=None,
+        help="write one JSON line per normal page (confidence, outcome, wrong numbers): with a "
+        "model whose accept_confidence is 0, any threshold can be judged from one run",
+    )
+    parser.add_argument(
         "--model",
         type=Path,
         default=None,
@@ -153,6 +160,7 @@ def main() -> None:
     review_misread: Counter[bool] = Counter()
     special: dict[str, Counter[str]] = {"bad": Counter(), "inconsistent": Counter()}
     missed: list[dict[str, Any]] = []
+    per_page: list[dict[str, Any]] = []
     started = time.perf_counter()
     for i in range(args.pages):
         plan = page_plan(i, args.seed, args.inconsistent_share, args.bad_share)
@@ -204,9 +212,19 @@ def main() -> None:
             misread = page_ok_symbols < page_symbols
             review_rules["+".join(rules) or "none"] += 1
             review_misread[misread] += 1
+        wrong = sum(fr.value != gt["values"][k] for k, fr in reading.fields.items())
+        per_page.append(
+            {
+                "index": i,
+                "outcome": reading.outcome,
+                "confidence": reading.confidence,
+                "wrong": wrong,
+                "misread": page_ok_symbols < page_symbols,
+                "rules": sorted({f.rule for f in reading.failing}),
+            }
+        )
         if reading.outcome == "auto_accepted":
             accepted += 1
-            wrong = sum(fr.value != gt["values"][k] for k, fr in reading.fields.items())
             numbers_accepted += len(reading.fields)
             silent += wrong
             silent_pages += wrong > 0
@@ -223,6 +241,8 @@ def main() -> None:
         if (i + 1) % 100 == 0:
             print(f"  {i + 1} pages, {time.perf_counter() - started:.0f} s", flush=True)
 
+    if args.pages_out is not None:
+        args.pages_out.write_text("".join(json.dumps(row) + "\n" for row in per_page))
     if args.generate_only:
         print(f"{args.pages} photos in {args.cache}")
         return
