@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
-from shared.settings import get_settings
-from sirekap.commands.serving import serve_app
+from sirekap.commands.serving import add_serve_command
 
 app = typer.Typer(help="The ingest service: signed photo uploads from KPPS devices.")
 
 
-@app.command("serve")
-def serve(
-    host: Annotated[str | None, typer.Option()] = None,
-    port: Annotated[int | None, typer.Option()] = None,
-    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
-) -> None:
-    """Serve the ingest API."""
-    settings = get_settings()
-    serve_app(
-        "services.ingest.app:create_app",
-        service="ingest",
-        host=host or settings.ingest_host,
-        port=port or settings.ingest_port,
-        workers=workers,
-    )
+add_serve_command(
+    app,
+    factory="services.ingest.app:create_app",
+    service="ingest",
+    address=lambda s: (s.ingest_host, s.ingest_port),
+    help_text="Serve the ingest API.",
+)

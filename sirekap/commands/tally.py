@@ -18,28 +18,20 @@ from shared.auth import Role
 from shared.contests import Contest
 from shared.db.engine import database_from_settings
 from shared.settings import get_settings
-from sirekap.commands.serving import serve_app
+from sirekap.commands.serving import add_serve_command
 
 app = typer.Typer(help="The tally: results, review, dashboards, public JSON.")
 officials_app = typer.Typer(help="Officials who sign in to review and correct.")
 app.add_typer(officials_app, name="officials")
 
 
-@app.command("serve")
-def serve(
-    host: Annotated[str | None, typer.Option()] = None,
-    port: Annotated[int | None, typer.Option()] = None,
-    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
-) -> None:
-    """Serve the tally API, the public Sirekap JSON and the dashboard (/dashboard/)."""
-    settings = get_settings()
-    serve_app(
-        "services.tally.app:create_app",
-        service="tally",
-        host=host or settings.tally_host,
-        port=port or settings.tally_port,
-        workers=workers,
-    )
+add_serve_command(
+    app,
+    factory="services.tally.app:create_app",
+    service="tally",
+    address=lambda s: (s.tally_host, s.tally_port),
+    help_text="Serve the tally API, the public Sirekap JSON and the dashboard (/dashboard/).",
+)
 
 
 @app.command("recompute")
