@@ -43,6 +43,11 @@ async def fresh_pg_database(name: str) -> str:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
+    return pg_url(name)
+
+
+def pg_url(name: str) -> str:
+    """The SQLAlchemy (asyncpg) URL of database `name` on the admin DSN's server."""
     base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     return f"{base}/{name}"
 

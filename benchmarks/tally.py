@@ -41,9 +41,9 @@ import asyncpg
 from sqlalchemy import text
 
 from benchmarks.support import (
-    PG_ADMIN_DSN,
     free_port,
     fresh_pg_database,
+    pg_url,
     print_result,
     wait_for_port,
 )
@@ -56,11 +56,6 @@ from shared.reference.regions import RegionRecord, regions_in
 from shared.reference.tps import TpsRecord, generate_tps
 
 DB_NAME = "sirekap_bench_tally"
-
-
-def pg_url_for(name: str) -> str:
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    return f"{base}/{name}"
 
 
 COPY_BATCH = 50_000
@@ -597,7 +592,7 @@ def main() -> None:
 
     load_s = 0.0
     if args.reuse:  # the database of an earlier run: skip the load, accept retakes instead
-        url = pg_url_for(args.db)
+        url = pg_url(args.db)
         dsn = url.replace("postgresql+asyncpg://", "postgresql://")
         upgrade(url)
         regions, n_tps = asyncio.run(loaded_regions(dsn))

@@ -14,15 +14,14 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from shared.db.engine import Database, open_database
 from shared.db.migrate import upgrade
+from tests.support.pg_databases import database_url, drop_database, recreate_database
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DOCS = PROJECT_ROOT.parent / "shared"
-PG_ADMIN_DSN = os.environ.get("SIREKAP_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def _free_port() -> int:
@@ -31,37 +30,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def _recreate_pg_database(name: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
-async def _drop_pg_database(name: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
-def pg_url_for(name: str) -> str:
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    return f"{base}/{name}"
-
-
 @pytest.fixture(scope="session")
 async def pg_url() -> AsyncIterator[str]:
     """A migrated PostgreSQL database for this test session (a real server, never skipped)."""
     name = f"sirekap_t_{os.getpid()}"
-    await _recreate_pg_database(name)
-    url = pg_url_for(name)
+    await recreate_database(name)
+    url = database_url(name)
     upgrade(url)
     yield url
-    await _drop_pg_database(name)
+    await drop_database(name)
 
 
 @pytest.fixture

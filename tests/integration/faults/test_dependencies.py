@@ -16,7 +16,6 @@ from clients.kpps.client import KppsClient
 from shared.db.tables import AuditEvent, OcrJob, Submission
 from shared.settings import Settings
 from shared.storage import S3ObjectStore
-from tests.conftest import PG_ADMIN_DSN
 from tests.integration.faults.conftest import (
     Statuses,
     quick_backoff,
@@ -26,6 +25,7 @@ from tests.integration.faults.conftest import (
 )
 from tests.integration.ingest.conftest import TPS, Ingest
 from tests.support.nothing_lost import assert_nothing_lost
+from tests.support.pg_databases import PG_ADMIN_DSN
 from tests.support.photos import form_photo
 
 

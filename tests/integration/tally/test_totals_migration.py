@@ -18,7 +18,7 @@ from sqlalchemy import text
 from shared.acceptance import apply_totals
 from shared.db.engine import open_database
 from shared.db.migrate import alembic_config, upgrade
-from tests.conftest import _drop_pg_database, _recreate_pg_database, pg_url_for
+from tests.support.pg_databases import database_url, drop_database, recreate_database
 from tests.support.totals import stored_sums
 
 PER_KEY_ROWS = [  # scope, contest, key, shard, value (revision 0005's layout)
@@ -39,11 +39,11 @@ async def url_at_0005(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIt
         yield url
         return
     name = f"sirekap_t_mig_{os.getpid()}"
-    await _recreate_pg_database(name)
-    url = pg_url_for(name)
+    await recreate_database(name)
+    url = database_url(name)
     upgrade(url, "0005")
     yield url
-    await _drop_pg_database(name)
+    await drop_database(name)
 
 
 async def test_totals_carried_over_added_to_and_given_back(url_at_0005: str) -> None:
