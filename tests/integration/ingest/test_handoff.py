@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from services.ingest import intake
+from services.ingest import intake, sweeper
 from services.ingest.sweeper import sweep
 from shared.db.tables import AuditEvent, OcrJob, Submission
 from shared.storage import photo_key
@@ -71,6 +71,27 @@ async def test_a_failed_transaction_leaves_no_row_and_the_sweeper_removes_the_ob
     await sweep(ingest.db, ingest.state.store, grace=timedelta(seconds=-1))
     assert await ingest.state.store.get(key) == photo
     assert receipt["duplicate"] is False
+
+
+async def test_the_sweeper_checks_photos_in_batches_across_folders(
+    ingest: Ingest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Orphans in several fan-out folders go, referenced photos stay, whatever the batching."""
+    monkeypatch.setattr(sweeper, "LOOKUP_BATCH", 2)
+    client = ingest.client(await ingest.device())
+    kept = [make_jpeg(70 + i) for i in range(3)]
+    for page, photo in enumerate(kept, start=1):
+        await client.upload_single(photo, contest="PPWP", page=1 + page % 2)
+    orphans = [make_jpeg(80 + i) for i in range(5)]
+    for photo in orphans:
+        await ingest.state.store.put(photo_key(sha256(photo)), photo, "image/jpeg")
+    assert len({sha256(p)[:2] for p in kept + orphans}) > 3  # several folders
+    report = await sweep(ingest.db, ingest.state.store, grace=timedelta(seconds=-1))
+    assert report.orphan_photos == len(orphans)
+    for photo in orphans:
+        assert await ingest.state.store.size(photo_key(sha256(photo))) is None
+    for photo in kept:
+        assert await ingest.state.store.get(photo_key(sha256(photo))) == photo
 
 
 async def test_events_for_one_tps_chain_to_each_other(ingest: Ingest) -> None:
