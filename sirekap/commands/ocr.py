@@ -45,7 +45,7 @@ def train(
     ] = recipe.RECIPE_SYNTH,
     threads: Annotated[int, typer.Option(help="Torch threads")] = 2,
     parallel: Annotated[
-        bool, typer.Option(help="Train the nets at once, a process each sharing the threads")
+        bool, typer.Option(help="Train the nets in processes, up to --threads at once")
     ] = recipe.RECIPE_PARALLEL,
     threshold_pages: Annotated[
         int, typer.Option(help="Training-side pages read end to end to choose the threshold")

@@ -30,7 +30,7 @@ def main() -> None:
         "--parallel",
         action=argparse.BooleanOptionalAction,
         default=recipe.RECIPE_PARALLEL,
-        help="train the nets at once, a process each sharing --threads (two cores: faster)",
+        help="train the nets in processes, up to --threads at once, one thread each (faster)",
     )
     parser.add_argument(
         "--views",

@@ -119,7 +119,8 @@ def training_data(pages: int, seed: int, processes: int, synth: int) -> Training
     x_tr, y_tr = x_tr[keep], y_tr[keep]
     harvested = len(x_tr)
     if synth > 0:
-        fetch_wide_digits()
+        if DIGIT_SOURCE == "train_wide":
+            fetch_wide_digits()
         t0 = time.perf_counter()
         s_crops, s_labels = synth_chunks(CACHE / "ocr" / "synth", synth, seed, processes)
         x_tr = torch.cat([x_tr, ink_images(s_crops)])
@@ -167,9 +168,9 @@ def train(
     out_dir: Path = MODEL_PATH.parent,
 ) -> dict[str, Any]:
     """Harvest, train `nets` nets (one after another on `threads` threads, or with `parallel`
-    all at once, a process each sharing the threads: on two cores, two single-threaded nets
-    see more epochs in the same minutes than two-threaded nets in turn), calibrate, export,
-    choose the threshold."""
+    up to `threads` at once, a single-threaded process each: on two cores, two single-threaded
+    nets see more epochs in the same minutes than two-threaded nets in turn, and four run as
+    two pairs), calibrate, export, choose the threshold."""
     torch.set_num_threads(threads)
     started = time.perf_counter()
     print(f"harvesting {pages} training-side pages (cached in chunks) ...", flush=True)
@@ -184,10 +185,12 @@ def train(
     todo = [k for k in range(nets) if not (reuse and _net_path(seed, epochs, k).exists())]
     in_processes = parallel and len(todo) > 1
     if in_processes:  # each process loads the data again from the cache
-        each = max(1, threads // len(todo))
+        at_once = min(len(todo), max(1, threads))
+        each = max(1, threads // at_once)
         jobs = [(k, pages, seed, synth, epochs, each, minutes) for k in todo]
-        with multiprocessing.get_context("spawn").Pool(len(todo)) as pool:
-            epochs_seen = pool.map(_train_saved, jobs)
+        # One net per process (maxtasksperchild): a pair's memory is freed before the next.
+        with multiprocessing.get_context("spawn").Pool(at_once, maxtasksperchild=1) as pool:
+            epochs_seen = pool.map(_train_saved, jobs, chunksize=1)
     models = []
     for k in range(nets):
         if k not in todo or in_processes:  # trained before, or just now in a process
@@ -212,7 +215,8 @@ def train(
             "pages": pages,
             "seed": seed,
             "epochs": epochs,
-            "epochs_seen": epochs_seen,
+            "epochs_seen": epochs_seen,  # of the nets trained in this run
+            "reused_nets": [k for k in range(nets) if k not in todo],  # saved by an earlier run
             "minutes_per_net": minutes,
             "nets": nets,
             "crops": len(d.x),
