@@ -17,7 +17,6 @@ import asyncio
 import base64
 import hashlib
 import json
-import os
 import random
 import statistics
 import time
@@ -26,6 +25,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from benchmarks.support import PG_ADMIN_DSN, drop_database, recreate_database
 from shared.audit import store
 from shared.audit.config import LogConfig
 from shared.audit.merkle import (
@@ -41,7 +41,6 @@ from shared.canonical import canonical_json
 from shared.db.engine import open_database
 from shared.db.migrate import upgrade_async
 
-ADMIN_DSN = os.environ.get("SIREKAP_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 DB_NAME = "sirekap_bench_audit"
 COPY_CHUNK = 100_000
 PROOFS = 1_000
@@ -99,21 +98,8 @@ def _records(start: int, end: int, at: datetime) -> Iterator[tuple[object, ...]]
 
 
 async def _fresh_database() -> str:
-    conn = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    finally:
-        await conn.close()
-    return ADMIN_DSN.rsplit("/", 1)[0] + "/" + DB_NAME
-
-
-async def _drop_database() -> None:
-    conn = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await recreate_database(DB_NAME, PG_ADMIN_DSN)
+    return PG_ADMIN_DSN.rsplit("/", 1)[0] + "/" + DB_NAME
 
 
 async def _copy_events(dsn: str, n: int) -> float:
@@ -223,7 +209,7 @@ async def run(n: int, batch: int, keep: bool) -> dict[str, float]:
     finally:
         await db.dispose()
         if not keep:
-            await _drop_database()
+            await drop_database(DB_NAME, PG_ADMIN_DSN)
     return {
         "entries": n,
         "mean_entry_bytes": round(total_bytes / n),

@@ -35,21 +35,34 @@ def wait_for_port(port: int, timeout_s: float = 30) -> None:
     raise RuntimeError(f"nothing listens on port {port}")
 
 
-async def fresh_pg_database(name: str) -> str:
-    """Drop and create `name`; returns its SQLAlchemy URL."""
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
+async def recreate_database(name: str, admin_dsn: str = PG_ADMIN_DSN) -> None:
+    """Drop `name` if a crashed run left it, then create it empty (benchmarks and tests)."""
+    conn = await asyncpg.connect(admin_dsn)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-    return pg_url(name)
 
 
-def pg_url(name: str) -> str:
+async def drop_database(name: str, admin_dsn: str = PG_ADMIN_DSN) -> None:
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def pg_url(name: str, admin_dsn: str = PG_ADMIN_DSN) -> str:
     """The SQLAlchemy (asyncpg) URL of database `name` on the admin DSN's server."""
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    base = admin_dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     return f"{base}/{name}"
+
+
+async def fresh_pg_database(name: str) -> str:
+    """Drop and create `name`; returns its SQLAlchemy URL."""
+    await recreate_database(name)
+    return pg_url(name)
 
 
 @contextmanager
