@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest import intake, sweeper
 from services.ingest.sweeper import sweep
-from shared.db.tables import AuditEvent, OcrJob, Submission
+from shared.db.tables import AuditEvent, EventHead, OcrJob, Submission
 from shared.storage import photo_key
 from tests.integration.ingest.conftest import Ingest
 from tests.support.photos import make_jpeg, sha256
@@ -94,22 +96,18 @@ async def test_the_sweeper_checks_photos_in_batches_across_folders(
         assert await ingest.state.store.get(photo_key(sha256(photo))) == photo
 
 
-async def test_events_for_one_tps_chain_to_each_other(ingest: Ingest) -> None:
-    import json
+async def _ppwp_events(session: AsyncSession) -> list[AuditEvent]:
+    """The PPWP audit events, oldest first."""
+    query = select(AuditEvent).where(AuditEvent.contest == "PPWP").order_by(AuditEvent.id)
+    return list((await session.execute(query)).scalars().all())
 
+
+async def test_events_for_one_tps_chain_to_each_other(ingest: Ingest) -> None:
     client = ingest.client(await ingest.device())
     for page in (1, 2):
         await client.upload_single(make_jpeg(50 + page), contest="PPWP", page=page)
     async with ingest.db.reading() as session:
-        events = (
-            (
-                await session.execute(
-                    select(AuditEvent).where(AuditEvent.contest == "PPWP").order_by(AuditEvent.id)
-                )
-            )
-            .scalars()
-            .all()
-        )
+        events = await _ppwp_events(session)
     first, second = (json.loads(e.body) for e in events)
     assert first["prev"] is None
     assert second["prev"] == events[0].entry_sha256
@@ -119,10 +117,6 @@ async def test_concurrent_uploads_of_one_tps_keep_one_unbroken_chain(ingest: Ing
     """Writers of one TPS and contest race for its chain head (on PostgreSQL the hand-off moves
     it with a compare-and-set and reads it again when it lost): every event must cite the one
     before it exactly once, and the head must be the last."""
-    import json
-
-    from shared.db.tables import EventHead
-
     client = ingest.client(await ingest.device())
     photos = [(make_jpeg(60 + i), 1 + i % 2) for i in range(8)]  # pages 1–2, retakes of each
     receipts = await asyncio.gather(
@@ -132,15 +126,7 @@ async def test_concurrent_uploads_of_one_tps_keep_one_unbroken_chain(ingest: Ing
         (p, v) for p in (1, 2) for v in (1, 2, 3, 4)
     ]
     async with ingest.db.reading() as session:
-        events = (
-            (
-                await session.execute(
-                    select(AuditEvent).where(AuditEvent.contest == "PPWP").order_by(AuditEvent.id)
-                )
-            )
-            .scalars()
-            .all()
-        )
+        events = await _ppwp_events(session)
         head = await session.get(EventHead, (events[0].tps_code, "PPWP"))
     assert len(events) == 8
     prev = None
