@@ -43,6 +43,12 @@ DOWN_MM = 8.5
 SEARCH_Y_MM = 10.0  # the hard benchmark's most bent photos put fields ~9 mm off
 # Boxes repeat every 10.5 mm across: a wider window would match two boxes of three one box off.
 SEARCH_X_MM = 5.0
+# Box outlines are 0.25 mm: one pixel here, a few after a hard photo's blur. Pen strokes
+# blurred as much are wider, an X's arms and crossing far wider. Only dark structures narrower
+# than THIN_PX count as outline: where glare had washed the print out (hard benchmark photo 2),
+# the X's posed as outlines and pulled a column 3.5 mm up, misreading 13 boxes. Measured on
+# that column, 3 to 9 px keep it on its rows and 15 px or more do not.
+THIN_PX = 5
 # Neighbouring fields' offsets differ by ~SMOOTH mm per mm between them (the generator's
 # hardest curl bends < 0.15 mm per mm); a difference of d costs BEND_COST * (d / (SMOOTH *
 # distance))^2 against a correlation of at most 1.
@@ -74,11 +80,12 @@ def _template(w_mm: float, h_mm: float, box_xs: tuple[float, ...], box_w: float)
 
 
 def outlines(region: Gray) -> Gray:
-    """Long straight lines only, dark-is-high: the box outlines without the digits over them."""
+    """Long, thin, straight lines only, dark-is-high: the box outlines without the digits."""
     inverted = cv2.GaussianBlur(255 - region, (3, 3), 0.7)
+    thin = cv2.morphologyEx(inverted, cv2.MORPH_TOPHAT, np.ones((THIN_PX, THIN_PX), np.uint8))
     across_px, down_px = round(ACROSS_MM * PX_PER_MM), round(DOWN_MM * PX_PER_MM)
-    across = cv2.morphologyEx(inverted, cv2.MORPH_OPEN, np.ones((1, across_px), np.uint8))
-    down = cv2.morphologyEx(inverted, cv2.MORPH_OPEN, np.ones((down_px, 1), np.uint8))
+    across = cv2.morphologyEx(thin, cv2.MORPH_OPEN, np.ones((1, across_px), np.uint8))
+    down = cv2.morphologyEx(thin, cv2.MORPH_OPEN, np.ones((down_px, 1), np.uint8))
     return np.asarray(cv2.max(across, down), dtype=np.uint8)
 
 

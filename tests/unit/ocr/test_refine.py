@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from services.ocr.reader.boxes import SAMPLE_PX_PER_MM
-from services.ocr.reader.refine import field_offsets
+from services.ocr.reader.refine import field_offsets, outlines
 from shared.forms.generate import page_symbols, render_filled
 from shared.forms.layout import PAGE_W_MM, layout
 from shared.forms.truth import make_truth
@@ -59,3 +59,16 @@ def test_every_field_is_found_on_a_bent_sheet(contest: str, page: int, bow_mm: f
     for f, (dx, dy), (low, high) in zip(lay.fields, found, truth_dy, strict=True):
         assert abs(dx) <= 0.5, f.key
         assert low - 0.5 <= dy <= high + 0.5, (f.key, dy, low, high)
+
+
+def test_pen_strokes_are_not_taken_for_box_outlines() -> None:
+    """Where glare has washed the print out, a blurred pen stroke (an X's arm) is darker than any
+    outline left: only the thin printed line may answer, or the column is pulled off its rows
+    (hard benchmark photo 2 lost 13 boxes so)."""
+    region = np.full((60, 80), 250, dtype=np.uint8)
+    region[15, 10:70] = 235  # the print, faded: one pixel (0.25 mm), 15 levels under the paper
+    region[36:44, 10:70] = 150  # a pen stroke as long, 2 mm wide once blurred, far darker
+    lines = outlines(region).astype(np.float32)
+    print_response = lines[14:17].max()
+    assert print_response > 0
+    assert lines[30:50].max() < 0.5 * print_response
