@@ -66,8 +66,10 @@ def train(
     The defaults are the committed model's recipe (services/ocr/train/recipe.py)."""
     from services.ocr.reader.classifier import MODEL_DIR
     from services.ocr.train.run import train as run_training
+    from services.ocr.train.stop import exit_on_sigterm
 
     os.nice(10)  # training shares the machine: let serving go first
+    exit_on_sigterm()
     run_training(
         pages=pages,
         epochs=epochs,

@@ -9,6 +9,7 @@ from pathlib import Path
 from services.ocr.reader.classifier import META_PATH, MODEL_PATH
 from services.ocr.train import recipe
 from services.ocr.train.run import choose_thresholds, train
+from services.ocr.train.stop import exit_on_sigterm
 
 
 def main() -> None:
@@ -49,6 +50,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     os.nice(10)  # training shares the machine: let interactive work go first
+    exit_on_sigterm()
     if args.thresholds_only:
         folder = args.out
         found = choose_thresholds(
