@@ -54,7 +54,7 @@ FIELD_OK = 0.99
 AUGMENTATION = (
     "per crop and epoch: affine (shift +-2.5 px, scale +-12%, width +-10%, rotation +-4.6 deg, "
     "slant +-0.15), elastic 1.2 px on a 5x4 grid on 75%, 3x3 blur mix on 40%, "
-    "thicker 10% / thinner 8%, border line 20%, gain, noise"
+    "thicker 10% / thinner 8%, border line 20%, gain (15% faint: 0.2-0.7), noise"
 )
 SYNTH_CHUNK = 15_000
 
