@@ -21,6 +21,12 @@ from shared.consistency import Relation
 # visits < 2,000 nodes on typical pages (docs/ocr.md). Past this limit the page goes to a person.
 MAX_NODES = 20_000
 LOG_FLOOR = -1e9
+# An assignment this many nats less likely than the best adds under e^-20 (2e-9) to the odds
+# against it, a thousandth of a rounding error beside the 1e-3 that acceptance allows. Without
+# this window the search had to find *some* runner-up however unlikely: on sure pages with a
+# long sum (DPD's 22 candidates, DPRD's parties) that meant two compensating changes, and 16
+# typical pages of 1,000 ran into MAX_NODES and went to a person with confidence 0.99999.
+RUNNER_UP_WINDOW = 20.0
 # Prior odds that the officer's own arithmetic is wrong on a page. Unknown for 2024; the
 # benchmark plants 5% inconsistent forms, and 5% keeps a page whose boxes read 0.99 "5" from
 # being silently "corrected" to 0 (the two slips the first threshold run let through).
@@ -31,7 +37,7 @@ SLIP_PRIOR = 0.05
 class Decoded:
     values: dict[str, int] | None  # None: no consistent combination among the candidates
     log_prob: float
-    runner_up_log_prob: float | None
+    runner_up_log_prob: float | None  # at most s1 - RUNNER_UP_WINDOW when none is nearer
     confidence: float  # approximate posterior that every field is right (0 when values is None)
     nodes: int
     complete: bool  # False when MAX_NODES cut the search short
@@ -100,7 +106,10 @@ def decode(
     current: dict[str, int] = {}
 
     def floor() -> float:
-        return best[1][0] if len(best) == 2 else -math.inf
+        if not best:
+            return -math.inf
+        window = best[0][0] - RUNNER_UP_WINDOW
+        return max(best[1][0], window) if len(best) == 2 else window
 
     def visit(d: int, score: float) -> None:
         nonlocal nodes, complete
@@ -127,7 +136,8 @@ def decode(
     if not best:
         return Decoded(None, LOG_FLOOR, None, 0.0, nodes, complete)
     s1, values = best[0]
-    s2 = best[1][0] if len(best) > 1 else None
+    # No runner-up inside the window: bound its odds by the window's edge, do not call it 0.
+    s2 = best[1][0] if len(best) > 1 else s1 - RUNNER_UP_WINDOW
     return Decoded(values, s1, s2, confidence(fields, rels, values, s1, s2), nodes, complete)
 
 

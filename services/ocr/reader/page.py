@@ -199,12 +199,12 @@ def _jointly_doubtful(fields: dict[str, FieldReading], rels: list[Relation]) -> 
     doubtful numbers in one equality, two misreads can keep it true (92/191 read as 93/192 in
     the five-contest simulation, boxes at 0.97 and 0.95, with P = 99 still adding up), and
     only the classifier's calibration would stand between that page and the tally. Such a
-    page goes to a person."""
+    page goes to a person when its doubts can in fact cancel out (`_doubts_can_cancel`)."""
     doubted = {k for k, fr in fields.items() if fr.confidence < JOINT_DOUBT_BELOW}
     out: list[Failing] = []
     for rel in rels:
         both = [k for k in rel.keys if k in doubted]
-        if rel.op == "==" and len(both) >= 2:
+        if rel.op == "==" and len(both) >= 2 and _doubts_can_cancel(rel, [fields[k] for k in both]):
             names = ", ".join(both)
             out.append(
                 Failing(
@@ -215,6 +215,28 @@ def _jointly_doubtful(fields: dict[str, FieldReading], rels: list[Relation]) -> 
                 )
             )
     return out
+
+
+def _doubts_can_cancel(rel: Relation, doubted: list[FieldReading]) -> bool:
+    """Whether two misreads among `doubted` could leave `rel` true: some pair's alternative
+    numbers move the two sides by the same amount (93/192 for 92/191: both +1). Two doubts
+    that cannot cancel (one field's alternatives +5, the other's -10) would break the equality
+    if both were misread, so the decoder's own runner-up already weighs them. Three doubted
+    numbers, or a doubt the listed alternatives do not explain, are assumed able to."""
+    if len(doubted) > 2:
+        return True
+    moves: list[set[int]] = []
+    for fr in doubted:
+        if fr.value is None:
+            return True
+        alternatives = [(v, p) for v, p in fr.candidates if v != fr.value]
+        unexplained = (1.0 - fr.confidence) - sum(p for _, p in alternatives)
+        if unexplained > 0.5 * (1.0 - fr.confidence):
+            return True
+        side = 1 if fr.key in rel.lhs else -1
+        moves.append({side * (v - fr.value) for v, _ in alternatives})
+    first, second = moves
+    return any(-m in second for m in first)
 
 
 def _linked_to_overruled(doubtful: list[Failing], rels: list[Relation]) -> list[Failing]:

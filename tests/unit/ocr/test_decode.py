@@ -8,7 +8,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.ocr.reader.decode import decode
+from services.ocr.reader.decode import RUNNER_UP_WINDOW, decode
 from services.ocr.reader.numbers import FieldCandidates
 from shared.consistency import Relation
 
@@ -124,3 +124,35 @@ def test_an_officers_slip_is_not_silently_corrected() -> None:
     result = decode(fields, RELATIONS[:1])
     assert result.values is not None
     assert result.confidence < 0.5
+
+
+def test_a_sure_page_with_a_long_sum_is_searched_to_the_end() -> None:
+    # 22 candidates' votes, each read at 0.9999, whose alternatives all add votes: no other
+    # consistent reading exists but one that no box supports. The search used to hunt for a
+    # runner-up among 6**22 combinations, stop at MAX_NODES and send the sure page to a person.
+    keys = tuple(f"calon_{i:02d}" for i in range(22))
+    fields = {
+        k: FieldCandidates(k, (10 + i, 16 + i, 40 + i, 11 + i), (0.9999, 4e-5, 3e-5, 2e-5), 1e-6)
+        for i, k in enumerate(keys)
+    }
+    total = sum(10 + i for i in range(22))
+    fields["suara_sah"] = FieldCandidates("suara_sah", (total,), (0.9999,), 1e-4)
+    result = decode(fields, [Relation("R3", keys, ("suara_sah",), "==")])
+    assert result.complete
+    assert result.values == {k: fields[k].values[0] for k in fields}
+    assert result.confidence > 0.999
+    # A runner-up outside the window is not taken as impossible: its odds are bounded.
+    assert result.runner_up_log_prob is not None
+    assert result.runner_up_log_prob <= result.log_prob - RUNNER_UP_WINDOW
+
+
+def test_a_runner_up_inside_the_window_is_found_exactly() -> None:
+    fields = {
+        "a_l": FieldCandidates("a_l", (4, 5), (0.99, 0.01), 0.0),
+        "a_p": FieldCandidates("a_p", (3, 2), (0.99, 0.01), 0.0),
+        "a_j": FieldCandidates("a_j", (7,), (1.0,), 0.0),
+    }
+    result = decode(fields, RELATIONS[:1])
+    assert result.values == {"a_l": 4, "a_p": 3, "a_j": 7}
+    assert result.runner_up_log_prob is not None
+    assert math.isclose(result.runner_up_log_prob, math.log(0.01 * 0.01), rel_tol=1e-9)

@@ -190,3 +190,38 @@ def test_two_doubtful_numbers_in_one_equality_go_to_a_person() -> None:
     assert set(flagged[0].reason_en.split(" are")[0].split(", ")) == {voters[0], voters[2]}
     one_sure = {**doubtful, "pemilih_dpt_j": _field("pemilih_dpt_j", 192, 0.999)}
     assert _jointly_doubtful(one_sure, rels) == []
+
+
+def _doubt(key: str, value: int, confidence: float, alternative: int) -> FieldReading:
+    return FieldReading(
+        key, value, confidence, [(value, confidence), (alternative, 1.0 - confidence)], []
+    )
+
+
+def test_two_doubts_go_to_a_person_only_when_they_can_cancel_out() -> None:
+    """J = L + P with L and J doubtful: if L's alternative and J's move the two sides by the
+    same amount (93/192 for 92/191), two misreads keep the sum true and a person confirms. If
+    they cannot (L's alternative is 98, J's 182), both misread would break the sum, so the
+    decoder's runner-up already accounts for them and the page is not held back for it."""
+    rels = [r for r in relations(definition(Contest.DPRD_PROV, TPS)) if r.rule == "R1"]
+    sure_p = _field("pemilih_dpt_p", 99, 0.999)
+    cancelling = {
+        "pemilih_dpt_l": _doubt("pemilih_dpt_l", 93, 0.97, 92),
+        "pemilih_dpt_p": sure_p,
+        "pemilih_dpt_j": _doubt("pemilih_dpt_j", 192, 0.95, 191),
+    }
+    assert [f.rule for f in _jointly_doubtful(cancelling, rels)] == ["joint_doubt"]
+    also_cancelling = {  # 98 + 99 = 197: both +5
+        **cancelling,
+        "pemilih_dpt_l": _doubt("pemilih_dpt_l", 93, 0.97, 98),
+        "pemilih_dpt_j": _doubt("pemilih_dpt_j", 192, 0.95, 197),
+    }
+    assert [f.rule for f in _jointly_doubtful(also_cancelling, rels)] == ["joint_doubt"]
+    not_cancelling = {
+        **cancelling,
+        "pemilih_dpt_l": _doubt("pemilih_dpt_l", 93, 0.97, 98),
+        "pemilih_dpt_j": _doubt("pemilih_dpt_j", 192, 0.95, 182),
+    }
+    assert _jointly_doubtful(not_cancelling, rels) == []
+    three = {**not_cancelling, "pemilih_dpt_p": _doubt("pemilih_dpt_p", 99, 0.96, 90)}
+    assert [f.rule for f in _jointly_doubtful(three, rels)] == ["joint_doubt"]
