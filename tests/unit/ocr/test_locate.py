@@ -9,6 +9,7 @@ four points onto any four, so four markers moved as wholes always fit; the field
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -84,3 +85,21 @@ def test_a_folded_sheet_is_a_retake_with_the_reason(
     assert reading.reason is not None and reading.reason.code == "poor_fit"
     assert reading.reason.id != reading.reason.en  # Bahasa Indonesia beside the English
     assert not reading.fields  # nothing was read into the slots
+
+
+def test_a_page_small_in_the_frame_is_found_by_the_second_pass(
+    photo: tuple[bytes, Preview, Corners],
+) -> None:
+    """The first pass skips quads under ~25 px a side (the printed boxes); a page photographed
+    from far away has markers that small, and must still be found, at the same place."""
+    _, view, found = photo
+    canvas = np.full_like(view.gray, int(np.median(view.gray)))
+    h, w = view.gray.shape
+    small = cv2.resize(view.gray, (int(w * 0.4), int(h * 0.4)), interpolation=cv2.INTER_AREA)
+    canvas[: small.shape[0], : small.shape[1]] = small
+    far = Preview(canvas, view.scale)
+    assert len(locate_module._detect(far, first_pass=True)) < 4
+    again = locate_module.detect_markers(far)
+    assert set(again) == set(found)
+    for i, corners in found.items():
+        assert np.abs(again[i] - corners * 0.4).max() < 2.0 / view.scale  # 2 preview px
