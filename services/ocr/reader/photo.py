@@ -122,7 +122,7 @@ def preview(photo: Decoded) -> Preview:
 
 def check_quality(photo: Decoded, small_view: Preview) -> QualityReport:
     small = small_view.gray
-    brightness = float(np.median(small))
+    brightness = _median(small)
     sharpness = float(cv2.Laplacian(small, cv2.CV_32F).var())
     reason: Reason | None = None
     if (
@@ -135,6 +135,16 @@ def check_quality(photo: Decoded, small_view: Preview) -> QualityReport:
     elif sharpness < MIN_SHARPNESS:
         reason = TOO_BLURRED
     return QualityReport(brightness, sharpness, reason)
+
+
+def _median(gray: Gray) -> float:
+    """np.median of a uint8 image, from its histogram: ~0.5 ms on the 1000 px preview, where
+    np.median's partial sort took ~9 ms."""
+    counts = np.cumsum(cv2.calcHist([gray], [0], None, [256], [0, 256]).ravel())
+    n = int(counts[-1])
+    lower = int(np.searchsorted(counts, (n - 1) // 2, side="right"))
+    upper = int(np.searchsorted(counts, n // 2, side="right"))
+    return (lower + upper) / 2
 
 
 def blue_red_ratio(jpeg: bytes) -> float | None:
