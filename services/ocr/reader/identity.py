@@ -48,11 +48,21 @@ def read_qr(gray: Gray, hom: Homography, lay: Layout) -> PrintedIdentity | None:
     for px_per_mm in QR_PX_PER_MM:
         side = round((q.w + 2 * QR_MARGIN_MM) * px_per_mm)
         crop = warp_region(gray, hom, q, (side, side), QR_MARGIN_MM)
-        text, _, _ = cv2.QRCodeDetector().detectAndDecode(crop)
-        ident = parse_qr_payload(text) if text else None
-        if ident is not None:
-            return PrintedIdentity(ident.contest.value, ident.tps_code, ident.page, "qr")
+        for detector in _qr_detectors():
+            text, _, _ = detector.detectAndDecode(crop)
+            ident = parse_qr_payload(text) if text else None
+            if ident is not None:
+                return PrintedIdentity(ident.contest.value, ident.tps_code, ident.page, "qr")
     return None
+
+
+@lru_cache(maxsize=1)
+def _qr_detectors() -> tuple[Any, ...]:
+    """The ArUco-based detector first: 3.5 ms a crop against 9.6 ms, but it reads only ~3 in 4
+    (119 of 156 benchmark crops; the other found 154, and where both read, they agreed). The
+    classic detector reads the rest. A payload is used only when it parses (`SRK1`, contest,
+    13-digit TPS, page), and the QR code's error correction makes a wrong parse improbable."""
+    return (cv2.QRCodeDetectorAruco(), cv2.QRCodeDetector())
 
 
 @lru_cache(maxsize=1)

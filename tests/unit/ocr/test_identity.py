@@ -31,7 +31,8 @@ def page() -> tuple[np.ndarray, Any, Layout]:
 
 
 class PickyDecoder:
-    """OpenCV's QR decoder, blind to crops narrower than `blind_below` px; records widths."""
+    """One of OpenCV's QR decoders, blind to crops narrower than `blind_below` px; records the
+    widths it was shown."""
 
     def __init__(self, real: Any, blind_below: int, widths: list[int]) -> None:
         self.real, self.blind_below, self.widths = real, blind_below, widths
@@ -44,10 +45,15 @@ class PickyDecoder:
         return found
 
 
-def _picky(monkeypatch: pytest.MonkeyPatch, blind_below: int) -> list[int]:
+def _picky(
+    monkeypatch: pytest.MonkeyPatch, blind_below: int, aruco_blind_below: int | None = None
+) -> list[int]:
+    """Both decoders blind below `blind_below` px (the ArUco one below `aruco_blind_below`);
+    returns the widths shown, to either, in order."""
     widths: list[int] = []
-    real = cv2.QRCodeDetector
-    monkeypatch.setattr(cv2, "QRCodeDetector", lambda: PickyDecoder(real(), blind_below, widths))
+    aruco = PickyDecoder(cv2.QRCodeDetectorAruco(), aruco_blind_below or blind_below, widths)
+    classic = PickyDecoder(cv2.QRCodeDetector(), blind_below, widths)
+    monkeypatch.setattr(identity, "_qr_detectors", lambda: (aruco, classic))
     return widths
 
 
@@ -65,7 +71,18 @@ def test_a_scale_the_decoder_fails_on_is_retried_at_the_next(
     tried = _picky(monkeypatch, widths[0] + 1)  # blind at the first scale only
     found = identity.read_qr(*page)
     assert found is not None and found.tps_code == TPS and found.source == "qr"
-    assert tried == widths[:2]
+    assert tried == [widths[0], widths[0], widths[1]]  # both decoders, then the next scale
+
+
+def test_a_crop_the_quick_decoder_misses_goes_to_the_classic_one(
+    page: tuple[np.ndarray, Any, Layout], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lay = page[2]
+    first = round((lay.qr.w + 2 * identity.QR_MARGIN_MM) * identity.QR_PX_PER_MM[0])
+    tried = _picky(monkeypatch, 0, aruco_blind_below=10_000)
+    found = identity.read_qr(*page)
+    assert found is not None and found.tps_code == TPS and found.source == "qr"
+    assert tried == [first, first]
 
 
 def test_when_no_scale_reads_the_code_the_printed_line_is_read(
@@ -73,7 +90,7 @@ def test_when_no_scale_reads_the_code_the_printed_line_is_read(
 ) -> None:
     tried = _picky(monkeypatch, 10_000)
     assert identity.read_qr(*page) is None
-    assert len(tried) == len(identity.QR_PX_PER_MM)
+    assert len(tried) == 2 * len(identity.QR_PX_PER_MM)
     found = identity.read_identity(*page)
     # Tesseract reads the line, though not always every digit of it (here 1708… as 1706…):
     # the reader then sends the page to a person (test_reader.py).
