@@ -56,12 +56,12 @@ def read_qr(gray: Gray, hom: Homography, lay: Layout) -> PrintedIdentity | None:
     return None
 
 
-@lru_cache(maxsize=1)
 def _qr_detectors() -> tuple[Any, ...]:
     """The ArUco-based detector first: 3.5 ms a crop against 9.6 ms, but it reads only ~3 in 4
     (119 of 156 benchmark crops; the other found 154, and where both read, they agreed). The
     classic detector reads the rest. A payload is used only when it parses (`SRK1`, contest,
-    13-digit TPS, page), and the QR code's error correction makes a wrong parse improbable."""
+    13-digit TPS, page), and the QR code's error correction makes a wrong parse improbable.
+    New detectors per photo (a few microseconds): OpenCV's keep state between calls."""
     return (cv2.QRCodeDetectorAruco(), cv2.QRCodeDetector())
 
 

@@ -51,7 +51,8 @@ def _picky(
     """Both decoders blind below `blind_below` px (the ArUco one below `aruco_blind_below`);
     returns the widths shown, to either, in order."""
     widths: list[int] = []
-    aruco = PickyDecoder(cv2.QRCodeDetectorAruco(), aruco_blind_below or blind_below, widths)
+    aruco_blind = blind_below if aruco_blind_below is None else aruco_blind_below
+    aruco = PickyDecoder(cv2.QRCodeDetectorAruco(), aruco_blind, widths)
     classic = PickyDecoder(cv2.QRCodeDetector(), blind_below, widths)
     monkeypatch.setattr(identity, "_qr_detectors", lambda: (aruco, classic))
     return widths
