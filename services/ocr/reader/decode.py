@@ -22,9 +22,9 @@ from shared.consistency import Relation
 MAX_NODES = 20_000
 LOG_FLOOR = -1e9
 # An assignment this many nats less likely than the best adds under e^-20 (2e-9) to the odds
-# against it, a thousandth of a rounding error beside the 1e-3 that acceptance allows. Without
+# against it: nothing beside the 1e-3 of odds that acceptance at 0.999 allows. Without
 # this window the search had to find *some* runner-up however unlikely: on sure pages with a
-# long sum (DPD's 22 candidates, DPRD's parties) that meant two compensating changes, and 16
+# long sum (DPD's 19 candidates, DPRD's parties) that meant two compensating changes, and 16
 # typical pages of 1,000 ran into MAX_NODES and went to a person with confidence 0.99999.
 RUNNER_UP_WINDOW = 20.0
 # Prior odds that the officer's own arithmetic is wrong on a page. Unknown for 2024; the
