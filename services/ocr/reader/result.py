@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from services.ocr.reader.reasons import Reason
-
-
-def reader_digest(folder: Path = Path(__file__).resolve().parent) -> str:
-    """The first 12 hex digits of SHA-256 over the reader's modules (names and bytes, sorted).
-
-    Every reading records it beside the model's SHA-256, so a reading names the reader code
-    that made it (not the shared layouts and rules it uses). It replaces a hand-kept "ocr-1.0"
-    that nobody raised through the field search, the joint-doubt rule, the QR retries or the
-    second look, each of which changes readings of the same photo.
-    """
-    digest = hashlib.sha256()
-    for path in sorted(folder.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:12]
-
-
-READER_VERSION = f"ocr-{reader_digest()}"
+from services.ocr.reader.version import READER_VERSION
 
 
 @dataclass(frozen=True, slots=True)
