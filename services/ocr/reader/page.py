@@ -22,7 +22,6 @@ from services.ocr.reader.numbers import FieldCandidates, field_candidates
 from services.ocr.reader.photo import (
     SCREEN_BLUE_RED,
     Gray,
-    blue_red_ratio,
     check_quality,
     decode,
     preview,
@@ -92,7 +91,7 @@ def read_page(jpeg: bytes, claim: Claim, model: Classifier) -> PageReading:
     page_failing = checked
     if found.markers < len(lay.markers):
         page_failing.append(_corner_missing(found.markers))
-    tint = blue_red_ratio(jpeg)
+    tint = photo.blue_red
     if tint is not None:
         detail["blue_red"] = round(tint, 3)
         if tint >= SCREEN_BLUE_RED:

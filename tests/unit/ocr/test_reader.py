@@ -142,7 +142,8 @@ def test_a_photo_of_a_screen_goes_to_a_person(
     model: Classifier, truth: Truth, difficulty: str
 ) -> None:
     jpeg = _photo(truth, 2, difficulty=difficulty, seed=12, bad="screen")
-    assert looks_like_screen(jpeg)
+    photo = decode(jpeg)
+    assert photo is not None and looks_like_screen(photo)
     reading = read_page(jpeg, Claim(TPS, "PPWP", 2, DPT), model)
     assert reading.outcome != "auto_accepted"
     if reading.outcome == "needs_review":
@@ -151,7 +152,8 @@ def test_a_photo_of_a_screen_goes_to_a_person(
 
 def test_a_photo_of_paper_is_not_taken_for_a_screen(truth: Truth) -> None:
     for difficulty, seed in (("clean", 1), ("typical", 2), ("hard", 3)):
-        assert not looks_like_screen(_photo(truth, 1, difficulty=difficulty, seed=seed))
+        photo = decode(_photo(truth, 1, difficulty=difficulty, seed=seed))
+        assert photo is not None and not looks_like_screen(photo)
 
 
 def test_the_five_contest_days_silent_error_goes_to_a_person(model: Classifier) -> None:
