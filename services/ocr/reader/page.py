@@ -66,8 +66,8 @@ def read_page(jpeg: bytes, claim: Claim, model: Classifier) -> PageReading:
     view = preview(photo)
     quality = check_quality(photo, view)
     detail: dict[str, object] = {
-        "brightness": round(quality.brightness, 1),
-        "sharpness": round(quality.sharpness, 1),
+        "brightness": quality.brightness,
+        "sharpness": quality.sharpness,
     }
     if quality.reason is not None:
         return _refuse(claim, ReadingOutcome.RETAKE, quality.reason, **detail)

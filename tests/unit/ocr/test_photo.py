@@ -1,5 +1,5 @@
 """The photo decode and checks: one JPEG decode gives OpenCV's luma and the colour decode's
-tint; the quick median is np.median, to the half level."""
+tint; the quick quantile is numpy's."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from services.ocr.reader import photo as photo_module
 from services.ocr.reader.photo import (
     DECODE_HALF_FROM,
     SCREEN_BLUE_RED,
-    _median,
+    _quantile,
     decode,
     looks_like_screen,
 )
@@ -30,15 +30,17 @@ from services.ocr.reader.photo import (
         np.uint8,
         st.tuples(st.integers(1, 40), st.integers(1, 40)),
         elements=st.integers(0, 255),
-    )
+    ),
+    st.sampled_from([0.1, 0.5, 0.9, 0.999]),
 )
-def test_the_histogram_median_is_numpys(image: np.ndarray) -> None:
-    assert _median(image) == float(np.median(image))
+def test_the_histogram_quantile_is_numpys(image: np.ndarray, q: float) -> None:
+    assert _quantile(image, q) == int(np.percentile(image, q * 100, method="inverted_cdf"))
 
 
-def test_an_even_count_splits_the_middle_pair() -> None:
-    assert _median(np.array([[10, 13]], np.uint8)) == 11.5
-    assert _median(np.array([[0, 255, 255, 0]], np.uint8)) == 127.5
+def test_the_quantile_is_the_lowest_level_reaching_the_share() -> None:
+    assert _quantile(np.array([[10, 13]], np.uint8), 0.5) == 10
+    assert _quantile(np.array([[0, 255, 255, 0]], np.uint8), 0.9) == 255
+    assert _quantile(np.full((40, 25), 7, np.uint8), 0.999) == 7
 
 
 def _jpeg(image: np.ndarray, **save: object) -> bytes:

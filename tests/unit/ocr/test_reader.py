@@ -12,7 +12,7 @@ from PIL import Image
 from clients.simulation.plan import plan_day
 from services.ocr.reader.classifier import Classifier, default_classifier
 from services.ocr.reader.page import _jointly_doubtful, read_page
-from services.ocr.reader.photo import decode, looks_like_screen
+from services.ocr.reader.photo import decode, looks_like_screen, preview
 from services.ocr.reader.result import Claim, FieldReading
 from shared.consistency import relations
 from shared.contests import Contest, definition
@@ -91,6 +91,32 @@ def test_unusable_photos_are_retakes_with_a_reason(
     assert reading.outcome == "retake"
     assert reading.reason is not None and reading.reason.code == code
     assert reading.reason.en and reading.reason.id != reading.reason.en
+
+
+def test_a_sheet_on_a_wide_dark_blurred_background_is_read_not_refused(
+    model: Classifier, truth: Truth
+) -> None:
+    # Light and focus are judged on the sheet's brightest and crispest parts, not on the whole
+    # frame: a readable, well-lit page 2 (a few digits) filling a quarter of a frame that is
+    # otherwise dark, blurred background scores a median under 40 and a Laplacian variance
+    # under 60, the old rules' refusals for dark and blurred photos.
+    photo = cv2.imdecode(
+        np.frombuffer(_photo(truth, 2, difficulty="typical", seed=4), np.uint8), cv2.IMREAD_COLOR
+    )
+    assert photo is not None
+    photo = cv2.GaussianBlur(photo, (0, 0), 3.0)  # a little out of focus, still readable
+    h, w = photo.shape[:2]
+    noise = np.random.default_rng(0).uniform(0, 60, (2 * h, 2 * w, 3)).astype(np.float32)
+    frame = cv2.GaussianBlur(noise, (0, 0), 12).astype(np.uint8)
+    frame[h // 2 : h // 2 + h, w // 2 : w // 2 + w] = photo
+    ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok
+    decoded = decode(jpeg.tobytes())
+    assert decoded is not None
+    small = preview(decoded).gray
+    assert np.median(small) < 40 and cv2.Laplacian(small, cv2.CV_32F).var() < 60  # the old rules
+    reading = read_page(jpeg.tobytes(), Claim(TPS, "PPWP", 2, DPT), model)
+    assert reading.outcome in ("auto_accepted", "needs_review"), reading.reason
 
 
 def test_a_tiny_photo_is_refused_as_too_small(model: Classifier, truth: Truth) -> None:
