@@ -19,7 +19,7 @@ import numpy.typing as npt
 from services.ocr.reader.photo import Preview
 from services.ocr.reader.reasons import MARKERS_MISSING, MIXED_MARKERS, POOR_FIT, Reason
 from shared.contests import Contest
-from shared.forms.identity import MARKER_DICT, decode_marker_id
+from shared.forms.identity import CORNERS, MARKER_DICT, decode_marker_id
 from shared.forms.layout import layout, marker_corners_mm
 
 Homography = npt.NDArray[np.float64]
@@ -44,7 +44,6 @@ THRESHOLD_WINDOW = 11
 # corners, in 8 ms. A photo where it finds fewer than all four (a page small in the frame, a
 # cut corner) is searched again with OpenCV's default (>= 7.5 px a side).
 FIRST_PASS_MIN_PERIMETER = 0.10
-CORNERS = 4  # one marker per corner of the page
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +75,7 @@ def _detector(first_pass: bool) -> cv2.aruco.ArucoDetector:
 def detect_markers(view: Preview) -> dict[int, npt.NDArray[np.float64]]:
     """Marker id -> its 4 corners in decoded-photo pixels (TL, TR, BR, BL of the marker)."""
     found = _detect(view, first_pass=True)
-    if len(found) < CORNERS:
+    if len(found) < len(CORNERS):  # one marker per corner of the page
         found = _detect(view, first_pass=False)
     return found
 
@@ -107,7 +106,7 @@ def locate(view: Preview, tps_code: str) -> Located | NotLocated:
     if len(sheets) > 1:
         return NotLocated(MIXED_MARKERS, f"markers of {sorted(map(str, sheets))}")
     if count < MIN_MARKERS:
-        return NotLocated(MARKERS_MISSING, f"{count} of 4 markers found")
+        return NotLocated(MARKERS_MISSING, f"{count} of {len(CORNERS)} markers found")
     try:
         lay = layout(contest, tps_code, page)
     except ValueError as exc:  # a page number this TPS's form does not have
