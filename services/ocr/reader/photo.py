@@ -3,11 +3,11 @@
 One JPEG decode gives both what the reader needs: the luma plane at full detail (JPEG halves
 the chroma planes anyway) and the chroma planes as stored, straight from libjpeg-turbo's planar
 YCbCr output (no colour conversion, no upsampling). The chroma only feeds the screen check's
-tint, measured here once so the photo's entropy-coded data is read once: a grey decode plus a
-1/8 colour decode paid it twice (hard photos: ~20 ms of decoding became ~12). Photos at least
-DECODE_HALF_FROM px long are decoded at half size by the JPEG decoder itself (DCT scaling),
-which still leaves > 5 px per page millimetre. Non-JPEG images (PNG) and JPEGs libjpeg-turbo
-cannot give as planar YCbCr (CMYK, grey) are decoded in colour by OpenCV instead.
+tint, measured here so the photo's entropy-coded data is read once: a grey decode plus a 1/8
+colour decode read it twice (a hard photo's decode and tint: 21 ms before, 15 now). Photos at
+least DECODE_HALF_FROM px long are decoded at half size by the JPEG decoder itself (DCT
+scaling), which still leaves > 5 px per page millimetre. Non-JPEG images (PNG) and JPEGs
+libjpeg-turbo cannot give as planar YCbCr (CMYK, grey) are decoded in colour by OpenCV instead.
 The quality checks run on a copy scaled to 1000 px on the long side, so their thresholds do not
 depend on the phone's resolution.
 """
@@ -41,13 +41,13 @@ MIN_SHORT_SIDE = 700
 # Paper brightness: the 90th percentile of the preview's grey levels (the sheet, which fills
 # most of a usable photo). Usable photos 132-255, dark ones 13-39. The median used before
 # (threshold 40) measured the background as much as the sheet: a usable hard photo with a dark
-# background filling half the frame scored 36, dark photos up to 30.
+# background filling over half the frame scored 36, dark photos up to 30.
 MIN_PAPER_BRIGHTNESS = 72
 # Sharpness: the 99.9th percentile of |Laplacian| on the preview, how crisp the crispest edges
 # (markers, QR code, print) are, however little of the frame they fill. Usable photos 63-386,
 # blurred ones 8-32. The variance of the Laplacian used before (threshold 60) grew with how much
 # of the frame is detail: usable photos 59-2,630, blurred ones 4-92 (a sharp PPWP page 2 with a
-# few digits on a blurred background against a blurred DPD page).
+# few digits on a blurred background scored 59, a blurred PPWP page 1 scored 92).
 MIN_SHARPNESS = 45
 DECODE_HALF_FROM = 3200
 # A screen's light is bluer than paper's: on training-side photos the bright (paper) pixels' median
