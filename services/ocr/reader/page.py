@@ -20,14 +20,22 @@ from services.ocr.reader.identity import PrintedIdentity, read_identity
 from services.ocr.reader.locate import Located, locate
 from services.ocr.reader.numbers import FieldCandidates, field_candidates
 from services.ocr.reader.photo import (
+    MIN_SHARPNESS,
     SCREEN_BLUE_RED,
     Gray,
     check_quality,
     decode,
     preview,
+    sheet_sharpness,
 )
-from services.ocr.reader.reasons import NOT_DECODABLE, TPS_UNREADABLE, Reason, wrong_form
-from services.ocr.reader.rectify import shrink, warp_region
+from services.ocr.reader.reasons import (
+    NOT_DECODABLE,
+    TOO_BLURRED,
+    TPS_UNREADABLE,
+    Reason,
+    wrong_form,
+)
+from services.ocr.reader.rectify import page_outline, shrink, warp_region
 from services.ocr.reader.refine import field_offsets, group_rect, outside, shifted
 from services.ocr.reader.result import Claim, Failing, FieldReading, PageReading
 from services.ocr.reader.symbols import CLASSES
@@ -81,6 +89,10 @@ def read_page(jpeg: bytes, claim: Claim, model: Classifier) -> PageReading:
     if found.page != claim.page:
         reason = wrong_form("page", str(found.page), str(claim.page))
         return _refuse(claim, ReadingOutcome.WRONG_FORM, reason, **detail)
+    sharpness = sheet_sharpness(view, page_outline(found.homography, view.scale))
+    detail["sheet_sharpness"] = sharpness
+    if sharpness < MIN_SHARPNESS:
+        return _refuse(claim, ReadingOutcome.RETAKE, TOO_BLURRED, **detail)
     lay = layout(found.contest, claim.tps_code, found.page)
     printed = read_identity(photo.gray, found.homography, lay)
     if printed is not None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from services.ocr.reader.locate import Homography
 from services.ocr.reader.photo import Gray
-from shared.forms.layout import Rect
+from shared.forms.layout import PAGE_H_MM, PAGE_W_MM, Rect
 
 
 def warp_region(
@@ -51,3 +52,10 @@ def shrink(gray: Gray, hom: Homography, target_px_per_mm: float) -> tuple[Gray, 
     sx, sy = small.shape[1] / w, small.shape[0] / h
     unscale = np.diag([1.0 / sx, 1.0 / sy, 1.0])
     return np.asarray(small, dtype=np.uint8), hom @ unscale
+
+
+def page_outline(hom: Homography, scale: float = 1.0) -> npt.NDArray[np.float64]:
+    """The sheet's four corners in photo pixels, times `scale` (the preview's, say)."""
+    corners = np.array([[[0, 0], [PAGE_W_MM, 0], [PAGE_W_MM, PAGE_H_MM], [0, PAGE_H_MM]]], float)
+    px = cv2.perspectiveTransform(corners, np.linalg.inv(hom)).reshape(-1, 2)
+    return np.asarray(px * scale, dtype=np.float64)

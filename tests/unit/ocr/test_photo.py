@@ -37,6 +37,22 @@ def test_the_histogram_quantile_is_numpys(image: np.ndarray, q: float) -> None:
     assert _quantile(image, q) == int(np.percentile(image, q * 100, method="inverted_cdf"))
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    arrays(np.uint8, (12, 17), elements=st.integers(0, 255)),
+    arrays(np.bool_, (12, 17)),
+    st.sampled_from([0.5, 0.999]),
+)
+def test_the_masked_quantile_counts_only_the_masked_pixels(
+    image: np.ndarray, inside: np.ndarray, q: float
+) -> None:
+    mask = inside.astype(np.uint8) * 255
+    expected = (
+        int(np.percentile(image[inside], q * 100, method="inverted_cdf")) if inside.any() else 0
+    )
+    assert _quantile(image, q, mask) == expected
+
+
 def test_the_quantile_is_the_lowest_level_reaching_the_share() -> None:
     assert _quantile(np.array([[10, 13]], np.uint8), 0.5) == 10
     assert _quantile(np.array([[0, 255, 255, 0]], np.uint8), 0.9) == 255

@@ -12,7 +12,7 @@ from PIL import Image
 from clients.simulation.plan import plan_day
 from services.ocr.reader.classifier import Classifier, default_classifier
 from services.ocr.reader.page import _jointly_doubtful, read_page
-from services.ocr.reader.photo import decode, looks_like_screen, preview
+from services.ocr.reader.photo import check_quality, decode, looks_like_screen, preview
 from services.ocr.reader.result import Claim, FieldReading
 from shared.consistency import relations
 from shared.contests import Contest, definition
@@ -117,6 +117,29 @@ def test_a_sheet_on_a_wide_dark_blurred_background_is_read_not_refused(
     assert np.median(small) < 40 and cv2.Laplacian(small, cv2.CV_32F).var() < 60  # the old rules
     reading = read_page(jpeg.tobytes(), Claim(TPS, "PPWP", 2, DPT), model)
     assert reading.outcome in ("auto_accepted", "needs_review"), reading.reason
+
+
+def test_a_blurred_sheet_beside_something_sharp_is_a_retake(
+    model: Classifier, truth: Truth
+) -> None:
+    # The frame's crispest edges belong to a sharp object beside the sheet (a checkerboard
+    # standing in for a hand or a table's edge), so the frame passes; the sheet itself, whose
+    # markers are still found, is too blurred to read.
+    photo = cv2.imdecode(
+        np.frombuffer(_photo(truth, 1, difficulty="typical", seed=4), np.uint8), cv2.IMREAD_COLOR
+    )
+    assert photo is not None
+    photo = cv2.GaussianBlur(photo, (0, 0), 3.5)
+    photo[-170:-10, 10:170] = (np.indices((160, 160)).sum(axis=0) // 20 % 2 * 255)[..., None]
+    ok, jpeg = cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok
+    decoded = decode(jpeg.tobytes())
+    assert decoded is not None
+    assert check_quality(decoded, preview(decoded)).reason is None
+    reading = read_page(jpeg.tobytes(), Claim(TPS, "PPWP", 1, DPT), model)
+    assert reading.outcome == "retake"
+    assert reading.reason is not None and reading.reason.code == "too_blurred"
+    assert reading.detail["markers"] >= 3
 
 
 def test_a_tiny_photo_is_refused_as_too_small(model: Classifier, truth: Truth) -> None:
