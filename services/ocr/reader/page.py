@@ -89,7 +89,7 @@ def read_page(jpeg: bytes, claim: Claim, model: Classifier) -> PageReading:
     if found.page != claim.page:
         reason = wrong_form("page", str(found.page), str(claim.page))
         return _refuse(claim, ReadingOutcome.WRONG_FORM, reason, **detail)
-    sharpness = sheet_sharpness(view, page_outline(found.homography, view.scale))
+    sharpness = sheet_sharpness(quality, page_outline(found.homography, view.scale))
     detail["sheet_sharpness"] = sharpness
     if sharpness < MIN_SHARPNESS:
         return _refuse(claim, ReadingOutcome.RETAKE, TOO_BLURRED, **detail)

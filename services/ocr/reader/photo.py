@@ -87,6 +87,7 @@ class QualityReport:
     brightness: int  # of the paper: the 90th percentile grey level
     sharpness: int  # of the crispest edges: the 99.9th percentile of |Laplacian|
     reason: Reason | None
+    edges: Gray  # the preview's |Laplacian|, for the sheet's own check (`sheet_sharpness`)
 
 
 def _header(jpeg: bytes) -> tuple[int, int, int] | None:
@@ -228,7 +229,10 @@ def preview(photo: Decoded) -> Preview:
 def check_quality(photo: Decoded, small_view: Preview) -> QualityReport:
     small = small_view.gray
     brightness = _quantile(small, 0.9)
-    sharpness = _quantile(_edges(small), SHARPNESS_QUANTILE)
+    # |Laplacian|: an integer kernel on integer levels, so CV_16S is exact; above 255 counts as
+    # 255, far sharper than any threshold.
+    edges = np.asarray(cv2.convertScaleAbs(cv2.Laplacian(small, cv2.CV_16S)), np.uint8)
+    sharpness = _quantile(edges, SHARPNESS_QUANTILE)
     reason: Reason | None = None
     if (
         max(photo.width, photo.height) < MIN_LONG_SIDE
@@ -239,25 +243,19 @@ def check_quality(photo: Decoded, small_view: Preview) -> QualityReport:
         reason = TOO_DARK
     elif sharpness < MIN_SHARPNESS:
         reason = TOO_BLURRED
-    return QualityReport(brightness, sharpness, reason)
+    return QualityReport(brightness, sharpness, reason, edges)
 
 
-def sheet_sharpness(view: Preview, outline: npt.NDArray[np.float64]) -> int:
+def sheet_sharpness(quality: QualityReport, outline: npt.NDArray[np.float64]) -> int:
     """The sharpness of `check_quality`, measured inside the sheet's outline (its four corners
     in preview pixels) once the markers have found it. A sheet out of focus beside something
     sharp in the frame (a hand, a pen, the table's edge) passes the frame's check, not this
     one. The 944 usable photos of every second benchmark page measure 68 and more here and 60
     and more over the frame: leaving a blurred background out raises the share of the sheet's
     crispest edges."""
-    mask = np.zeros(view.gray.shape, np.uint8)
+    mask = np.zeros(quality.edges.shape, np.uint8)
     cv2.fillPoly(mask, [np.round(outline).astype(np.int32)], 255)
-    return _quantile(_edges(view.gray), SHARPNESS_QUANTILE, mask)
-
-
-def _edges(gray: Gray) -> Gray:
-    """|Laplacian|: an integer kernel on integer levels, so CV_16S is exact; above 255 counts
-    as 255, far sharper than any threshold."""
-    return np.asarray(cv2.convertScaleAbs(cv2.Laplacian(gray, cv2.CV_16S)), np.uint8)
+    return _quantile(quality.edges, SHARPNESS_QUANTILE, mask)
 
 
 def _quantile(gray: Gray, q: float, mask: Gray | None = None) -> int:
