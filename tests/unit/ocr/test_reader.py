@@ -38,6 +38,19 @@ def _photo(truth: Truth, page: int, **kw: object) -> bytes:
     return jpeg
 
 
+def _pixels(truth: Truth, page: int, **kw: object) -> np.ndarray:
+    """A generated photo as BGR pixels, to be changed and re-encoded by `_jpeg`."""
+    img = cv2.imdecode(np.frombuffer(_photo(truth, page, **kw), np.uint8), cv2.IMREAD_COLOR)
+    assert img is not None
+    return np.asarray(img)
+
+
+def _jpeg(pixels: np.ndarray) -> bytes:
+    ok, jpeg = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok
+    return jpeg.tobytes()
+
+
 @pytest.mark.parametrize("page", [1, 2])
 def test_a_clean_photo_is_read_right(model: Classifier, truth: Truth, page: int) -> None:
     reading = read_page(
@@ -100,22 +113,18 @@ def test_a_sheet_on_a_wide_dark_blurred_background_is_read_not_refused(
     # frame: a readable, well-lit page 2 (a few digits) filling a quarter of a frame that is
     # otherwise dark, blurred background scores a median under 40 and a Laplacian variance
     # under 60, the old rules' refusals for dark and blurred photos.
-    photo = cv2.imdecode(
-        np.frombuffer(_photo(truth, 2, difficulty="typical", seed=4), np.uint8), cv2.IMREAD_COLOR
-    )
-    assert photo is not None
-    photo = cv2.GaussianBlur(photo, (0, 0), 3.0)  # a little out of focus, still readable
+    # a little out of focus, still readable
+    photo = cv2.GaussianBlur(_pixels(truth, 2, difficulty="typical", seed=4), (0, 0), 3.0)
     h, w = photo.shape[:2]
     noise = np.random.default_rng(0).uniform(0, 60, (2 * h, 2 * w, 3)).astype(np.float32)
     frame = cv2.GaussianBlur(noise, (0, 0), 12).astype(np.uint8)
     frame[h // 2 : h // 2 + h, w // 2 : w // 2 + w] = photo
-    ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
-    assert ok
-    decoded = decode(jpeg.tobytes())
+    jpeg = _jpeg(frame)
+    decoded = decode(jpeg)
     assert decoded is not None
     small = preview(decoded).gray
     assert np.median(small) < 40 and cv2.Laplacian(small, cv2.CV_32F).var() < 60  # the old rules
-    reading = read_page(jpeg.tobytes(), Claim(TPS, "PPWP", 2, DPT), model)
+    reading = read_page(jpeg, Claim(TPS, "PPWP", 2, DPT), model)
     assert reading.outcome in ("auto_accepted", "needs_review"), reading.reason
 
 
@@ -125,31 +134,22 @@ def test_a_blurred_sheet_beside_something_sharp_is_a_retake(
     # The frame's crispest edges belong to a sharp object beside the sheet (a checkerboard
     # standing in for a hand or a table's edge), so the frame passes; the sheet itself, whose
     # markers are still found, is too blurred to read.
-    photo = cv2.imdecode(
-        np.frombuffer(_photo(truth, 1, difficulty="typical", seed=4), np.uint8), cv2.IMREAD_COLOR
-    )
-    assert photo is not None
-    photo = cv2.GaussianBlur(photo, (0, 0), 3.5)
+    photo = cv2.GaussianBlur(_pixels(truth, 1, difficulty="typical", seed=4), (0, 0), 3.5)
     photo[-170:-10, 10:170] = (np.indices((160, 160)).sum(axis=0) // 20 % 2 * 255)[..., None]
-    ok, jpeg = cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, 90])
-    assert ok
-    decoded = decode(jpeg.tobytes())
+    jpeg = _jpeg(photo)
+    decoded = decode(jpeg)
     assert decoded is not None
     assert check_quality(decoded, preview(decoded)).reason is None
-    reading = read_page(jpeg.tobytes(), Claim(TPS, "PPWP", 1, DPT), model)
+    reading = read_page(jpeg, Claim(TPS, "PPWP", 1, DPT), model)
     assert reading.outcome == "retake"
     assert reading.reason is not None and reading.reason.code == "too_blurred"
     assert reading.detail["markers"] >= 3
 
 
 def test_a_tiny_photo_is_refused_as_too_small(model: Classifier, truth: Truth) -> None:
-    img = cv2.imdecode(
-        np.frombuffer(_photo(truth, 2, difficulty="clean", seed=6), np.uint8), cv2.IMREAD_COLOR
-    )
-    assert img is not None
+    img = _pixels(truth, 2, difficulty="clean", seed=6)
     small = cv2.resize(img, None, fx=0.3, fy=0.3, interpolation=cv2.INTER_AREA)
-    jpeg = cv2.imencode(".jpg", small)[1].tobytes()
-    reading = read_page(jpeg, Claim(TPS, "PPWP", 2, DPT), model)
+    reading = read_page(_jpeg(small), Claim(TPS, "PPWP", 2, DPT), model)
     assert reading.outcome == "retake"
     assert reading.reason is not None and reading.reason.code == "too_small"
 
