@@ -35,20 +35,22 @@ CHECK_LONG_SIDE = 1000
 # Below ~1000 px on the long side a box is < 27 px tall in the photo: digits blur into each other.
 MIN_LONG_SIDE = 1000
 MIN_SHORT_SIDE = 700
-# Both checks were chosen on 480 training-side photos (320 usable ones of every difficulty, 80
-# blurred, 80 dark; the generator's training seeds, not the benchmark's): each threshold is the
-# geometric middle of the gap between the bad photos and the usable ones.
+# Both thresholds are chosen by `python -m services.ocr.train.photo_checks --photos 1200`
+# (training-side photos: 800 usable ones of every difficulty, 200 blurred, 200 dark): each is
+# the geometric middle of the gap between the bad photos and the usable ones.
 # Paper brightness: the 90th percentile of the preview's grey levels (the sheet, which fills
-# most of a usable photo). Usable photos 132-255, dark ones 13-39. The median used before
-# (threshold 40) measured the background as much as the sheet: a usable hard photo with a dark
-# background filling over half the frame scored 36, dark photos up to 30.
-MIN_PAPER_BRIGHTNESS = 72
+# most of a usable photo). Usable photos 129-255, dark ones 14-39. The median used before
+# (threshold 40) measured the background as much as the sheet: on 480 other training-side
+# photos a usable one with a dark background filling over half the frame scored 36, dark ones
+# up to 30.
+MIN_PAPER_BRIGHTNESS = 71
 # Sharpness: the 99.9th percentile of |Laplacian| on the preview, how crisp the crispest edges
-# (markers, QR code, print) are, however little of the frame they fill. Usable photos 63-386,
-# blurred ones 8-32. The variance of the Laplacian used before (threshold 60) grew with how much
-# of the frame is detail: usable photos 59-2,630, blurred ones 4-92 (a sharp PPWP page 2 with a
-# few digits on a blurred background scored 59, a blurred PPWP page 1 scored 92).
-MIN_SHARPNESS = 45
+# (markers, QR code, print) are, however little of the frame they fill. Usable photos 62-255,
+# blurred ones 7-36. The variance of the Laplacian used before (threshold 60) grew with how
+# much of the frame is detail: on the 480 photos usable ones measured 59-2,630 and blurred ones
+# 4-92 (a sharp PPWP page 2 with a few digits on a blurred background scored 59, a blurred PPWP
+# page 1 scored 92).
+MIN_SHARPNESS = 47
 SHARPNESS_QUANTILE = 0.999
 DECODE_HALF_FROM = 3200
 # A screen's light is bluer than paper's: on training-side photos the bright (paper) pixels' median
