@@ -88,6 +88,8 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=1200)
     parser.add_argument("--processes", type=int, default=2)
     args = parser.parse_args()
+    if args.photos < 6:
+        parser.error("--photos: at least 6, for one usable, one blurred and one dark photo")
     with mp.get_context("spawn").Pool(args.processes) as pool:
         measured = pool.map(measure, range(args.photos))
     summary = summarise(measured)
