@@ -13,6 +13,7 @@ import multiprocessing as mp
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -58,10 +59,17 @@ def page_spec(i: int, seed: int) -> tuple[str, str, int, str]:
     return tps, contest.value, page, difficulty
 
 
-def crops_of_page(i: int, seed: int) -> tuple[list[npt.NDArray[np.uint8]], list[int]]:
+def training_photo(i: int, seed: int, bad: str | None = None) -> tuple[bytes, dict[str, Any]]:
+    """The i-th generated training page's photo and ground truth (`page_spec`'s draw); `bad`
+    makes it one of the generator's bad photos (`shared.forms.photo.BAD_KINDS`)."""
     tps, contest, page, difficulty = page_spec(i, seed)
     truth = make_truth(contest, tps, seed=seed * 1_000_003 + i)
-    jpeg, gt = generate_photo(tps, contest, page, truth, difficulty, seed=i, side="train")
+    return generate_photo(tps, contest, page, truth, difficulty, seed=i, side="train", bad=bad)
+
+
+def crops_of_page(i: int, seed: int) -> tuple[list[npt.NDArray[np.uint8]], list[int]]:
+    tps, contest, page, _ = page_spec(i, seed)
+    jpeg, gt = training_photo(i, seed)
     photo = decode(jpeg)
     if photo is None:
         return [], []

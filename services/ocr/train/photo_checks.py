@@ -24,9 +24,7 @@ from services.ocr.reader.photo import (
     decode,
     preview,
 )
-from services.ocr.train.data import page_spec
-from shared.forms.generate import generate_photo
-from shared.forms.truth import make_truth
+from services.ocr.train.data import page_spec, training_photo
 
 SEED = 88  # apart from the harvest's and the acceptance threshold's pages
 
@@ -44,16 +42,13 @@ def photo_kind(i: int) -> str:
 
 
 def measure(i: int, seed: int = SEED) -> Measured:
-    tps, contest, page, difficulty = page_spec(i, seed)
     kind = photo_kind(i)
-    truth = make_truth(contest, tps, seed=seed * 1_000_003 + i)
-    bad = None if kind == "usable" else kind
-    jpeg, _ = generate_photo(tps, contest, page, truth, difficulty, seed=i, side="train", bad=bad)
+    jpeg, _ = training_photo(i, seed, bad=None if kind == "usable" else kind)
     photo = decode(jpeg)
     if photo is None:
         raise RuntimeError(f"generated photo {i} does not decode")
     quality = check_quality(photo, preview(photo))
-    return Measured(kind, difficulty, quality.brightness, quality.sharpness)
+    return Measured(kind, page_spec(i, seed)[3], quality.brightness, quality.sharpness)
 
 
 def middle_of_gap(bad_max: int, usable_min: int) -> int:
