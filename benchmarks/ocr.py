@@ -18,6 +18,11 @@ Figures:
   ratio = ms_per_page / decode_ms_per_page.
 - review_rules: the normal pages sent to a person, by the rules that flagged them; and how many
   of those had a box misread (reviewed_with_a_misread_box) or every box right.
+- hands: the digit boxes grouped by the handwriting sample that wrote them (each evaluation-side
+  sample is written ~12 times in a 1,000-page run): how much of the misreading, and of the
+  pages sent to a person, the few samples misread in most of their appearances account for
+  (`benchmarks/hand_errors.py`; --hands-png draws them). Empty for photos cached before the
+  generator recorded hands.
 - tesseract_*: Tesseract alone (single character, digits and X) on the same crops of the first
   --tesseract-pages pages.
 Ends with one JSON line.
@@ -40,6 +45,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from benchmarks.hand_errors import HandErrors
 from services.ocr.reader.boxes import normalise
 from services.ocr.reader.classifier import META_PATH, MODEL_PATH, default_classifier, load
 from services.ocr.reader.page import read_page
@@ -132,6 +138,12 @@ def main() -> None:
         "model whose accept_confidence is 0, any threshold can be judged from one run",
     )
     parser.add_argument(
+        "--hands-png",
+        type=Path,
+        default=None,
+        help="draw the handwriting samples misread in most of their appearances to this PNG",
+    )
+    parser.add_argument(
         "--model",
         type=Path,
         default=None,
@@ -161,6 +173,7 @@ def main() -> None:
     special: dict[str, Counter[str]] = {"bad": Counter(), "inconsistent": Counter()}
     missed: list[dict[str, Any]] = []
     per_page: list[dict[str, Any]] = []
+    hands = HandErrors()
     started = time.perf_counter()
     for i in range(args.pages):
         plan = page_plan(i, args.seed, args.inconsistent_share, args.bad_share)
@@ -223,6 +236,7 @@ def main() -> None:
                 "rules": sorted({f.rule for f in reading.failing}),
             }
         )
+        hands.add_page(reading, gt, reading.outcome == "auto_accepted")
         if reading.outcome == "auto_accepted":
             accepted += 1
             numbers_accepted += len(reading.fields)
@@ -277,8 +291,11 @@ def main() -> None:
         "bad_photos": dict(special["bad"]),
         "inconsistent_forms": dict(special["inconsistent"]),
         "bad_or_inconsistent_accepted": sum(1 for m in missed if "silent" not in m),
+        "hands": hands.summary(),
         "model_sha256": model.sha256,
     }
+    if args.hands_png is not None:
+        hands.draw(args.hands_png)
     for m in missed[:10]:
         print("  accepted wrongly:", m)
     print(json.dumps(result))

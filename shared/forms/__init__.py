@@ -8,7 +8,8 @@ Public API (see docs/forms.md):
 - ``shared.forms.identify``: ``locate_page``, ``rectify``, ``read_qr``
 - ``shared.forms.render``: ``render_blank``, ``write_blank``
 - ``shared.forms.mnist``: ``fetch``, ``digit_samples(side)``
-- ``shared.forms.handwriting``: ``symbols_for``, ``draw_x``, ``digit_glyph``, ``symbol_mask``
+- ``shared.forms.handwriting``: ``symbols_for``, ``draw_x``, ``digit_glyph``, ``hand_image``,
+  ``symbol_mask``, ``symbol_ink``
 - ``shared.forms.truth``: ``make_truth``
 - ``shared.forms.generate``: ``generate_photo``, ``render_filled``, ``page_symbols``
 """

@@ -4,18 +4,19 @@
     jpeg, gt = generate_photo("1708042001001", "PPWP", 1, truth, "typical", seed=7, side="eval")
 
 ``gt`` is JSON-ready: every field value of the form, every box symbol of the photographed page
-('0'-'9', 'X', or '' for a box left empty), identity, difficulty, seed and the drawn photo
-parameters (including where the page corners landed in the photo).
+('0'-'9', 'X', or '' for a box left empty) and the hand that wrote it (which MNIST sample or
+font, ``handwriting.digit_glyph``), identity, difficulty, seed and the drawn photo parameters
+(including where the page corners landed in the photo).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from shared.contests import Contest, definition
-from shared.forms.handwriting import PenStyle, blend_ink, pick_pen, symbol_mask, symbols_for
+from shared.forms.handwriting import PenStyle, blend_ink, pick_pen, symbol_ink, symbols_for
 from shared.forms.layout import layout, rect_px
 from shared.forms.mnist import Side
 from shared.forms.photo import BAD_KINDS, PRESETS, encode_jpeg, photograph, plan_shot, source_scale
@@ -35,6 +36,11 @@ def page_symbols(truth: Truth, page: int, rng: np.random.Generator) -> dict[str,
     }
 
 
+class FilledPage(NamedTuple):
+    image: Image8  # BGR
+    hands: dict[str, list[str]]  # field key -> each box's hand (`handwriting.digit_glyph`)
+
+
 def render_filled(
     tps_code: str,
     contest: Contest | str,
@@ -44,18 +50,20 @@ def render_filled(
     rng: np.random.Generator,
     side: Side = "eval",
     pen: PenStyle | None = None,
-) -> Image8:
+) -> FilledPage:
     """The flat page with ``symbols`` handwritten in its boxes (BGR, at ``px_per_mm``)."""
     img = np.array(render_blank(contest, tps_code, page, px_per_mm))
     lay = layout(contest, tps_code, page)
     pen = pen or pick_pen(rng)
+    hands: dict[str, list[str]] = {}
     for f in lay.fields:
         for rect, sym in zip(f.boxes, symbols.get(f.key, []), strict=False):
             x0, y0, x1, y1 = rect_px(rect, px_per_mm)
-            mask = symbol_mask(rng, sym, y1 - y0, x1 - x0, side, pen.font_share)
+            mask, hand = symbol_ink(rng, sym, y1 - y0, x1 - x0, side, pen.font_share)
+            hands.setdefault(f.key, []).append(hand)
             if mask is not None:
                 blend_ink(img[y0:y1, x0:x1], mask, pen.colour, pen.density)
-    return img
+    return FilledPage(img, hands)
 
 
 def _other_tps(tps_code: str, rng: np.random.Generator) -> str:
@@ -100,7 +108,7 @@ def generate_photo(
     ppm = source_scale(shot, RENDER_SCALES)
     symbols = page_symbols(truth, shown_page, rng)
     flat = render_filled(shown_tps, contest, shown_page, symbols, ppm, rng, side)
-    jpeg = encode_jpeg(photograph(flat, shot, rng), shot.jpeg)
+    jpeg = encode_jpeg(photograph(flat.image, shot, rng), shot.jpeg)
     gt: dict[str, Any] = {
         "tps": tps_code,
         "contest": contest.value,
@@ -113,6 +121,7 @@ def generate_photo(
         "values": dict(truth.values),
         "fields": list(symbols),
         "boxes": symbols,
+        "hands": flat.hands,
         "inconsistent_rule": truth.inconsistent_rule,
         "broken_rules": list(truth.broken_rules),
         "bad": bad,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import cv2
 import numpy as np
@@ -78,12 +78,25 @@ def tight_crop(glyph: Image8) -> Image8:
 
 def digit_glyph(
     rng: np.random.Generator, digit: int, side: DigitSource, font_share: float
-) -> Image8:
-    """A tightly cropped white-on-black glyph of ``digit`` (uint8), from MNIST or a font."""
+) -> tuple[Image8, str]:
+    """A tightly cropped white-on-black glyph of ``digit`` (uint8), from MNIST or a font, and
+    its hand, ``"<source>:<digit>:<index>"``: ``"eval:9:41"`` is the 42nd evaluation-side 9
+    (stable: the split is fixed), ``"font:9:2"`` a 9 in ``HANDWRITING_FONTS[2]``. A benchmark
+    can then tell a shape the classifier misreads wherever it is written from a bad photo."""
     if rng.random() < font_share:
-        return _font_glyph(int(rng.integers(len(HANDWRITING_FONTS))), digit)
+        font = int(rng.integers(len(HANDWRITING_FONTS)))
+        return _font_glyph(font, digit), f"font:{digit}:{font}"
     pool = _mnist_by_digit(side)[digit]
-    return tight_crop(pool[int(rng.integers(len(pool)))])
+    k = int(rng.integers(len(pool)))
+    return tight_crop(pool[k]), f"{side}:{digit}:{k}"
+
+
+def hand_image(hand: str) -> Image8:
+    """The glyph that ``digit_glyph`` named ``hand`` (white on black)."""
+    source, digit, index = hand.split(":")
+    if source == "font":
+        return _font_glyph(int(index), int(digit))
+    return tight_crop(_mnist_by_digit(cast(DigitSource, source))[int(digit)][int(index)])
 
 
 def _pressure(rng: np.random.Generator, h: int, w: int) -> Mask:
@@ -207,11 +220,25 @@ def symbol_mask(
     font_share: float,
 ) -> Mask | None:
     """The ink of one box: a digit, an X, or None for an empty box."""
+    return symbol_ink(rng, symbol, box_h, box_w, side, font_share)[0]
+
+
+def symbol_ink(
+    rng: np.random.Generator,
+    symbol: str,
+    box_h: int,
+    box_w: int,
+    side: DigitSource,
+    font_share: float,
+) -> tuple[Mask | None, str]:
+    """``symbol_mask`` and the hand that wrote it (see ``digit_glyph``; "x" and "" for an X and
+    an empty box)."""
     if symbol == "":
-        return None
+        return None, ""
     if symbol == "X":
-        return pick_x(rng, (box_h, box_w))
-    return glyph_mask(rng, digit_glyph(rng, int(symbol), side, font_share), box_h, box_w)
+        return pick_x(rng, (box_h, box_w)), "x"
+    glyph, hand = digit_glyph(rng, int(symbol), side, font_share)
+    return glyph_mask(rng, glyph, box_h, box_w), hand
 
 
 def blend_ink(region: Image8, mask: Mask, colour: tuple[int, int, int], density: float) -> None:

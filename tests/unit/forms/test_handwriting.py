@@ -9,8 +9,11 @@ from hypothesis import strategies as st
 
 from shared.forms.handwriting import (
     HANDWRITING_FONTS,
+    digit_glyph,
     draw_x,
+    hand_image,
     pick_pen,
+    symbol_ink,
     symbol_mask,
     symbols_for,
 )
@@ -51,3 +54,26 @@ def test_fonts_are_installed_and_digits_render() -> None:
         mask = symbol_mask(rng, d, 80, 64, "train", font_share=1.0)
         assert mask is not None and mask.max() > 0.5
     assert symbol_mask(rng, "", 80, 64, "eval", 0.0) is None
+
+
+def test_a_hand_names_the_glyph_that_was_drawn() -> None:
+    rng = np.random.default_rng(11)
+    hands = set()
+    for i in range(60):
+        glyph, hand = digit_glyph(rng, i % 10, "eval", font_share=0.3)
+        source, digit, _ = hand.split(":")
+        assert source in ("eval", "font") and digit == str(i % 10)
+        assert np.array_equal(hand_image(hand), glyph)
+        hands.add(source)
+    assert hands == {"eval", "font"}
+
+
+def test_symbol_ink_draws_what_symbol_mask_draws() -> None:
+    for symbol, kind in (("7", "train"), ("X", "x"), ("", "")):
+        mask, hand = symbol_ink(np.random.default_rng(4), symbol, 80, 64, "train", 0.0)
+        same = symbol_mask(np.random.default_rng(4), symbol, 80, 64, "train", 0.0)
+        assert hand.split(":")[0] == kind
+        if mask is None or same is None:
+            assert mask is None and same is None
+        else:
+            assert np.array_equal(mask, same)

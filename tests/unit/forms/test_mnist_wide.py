@@ -58,7 +58,8 @@ def test_train_wide_source_draws_beyond_the_training_side(
     split_sevens = {handwriting.tight_crop(im).tobytes() for im in train_images[train_labels == 7]}
     rng = np.random.default_rng(3)
     glyphs = [
-        handwriting.digit_glyph(rng, 7, "train_wide", font_share=0.0).tobytes() for _ in range(40)
+        handwriting.digit_glyph(rng, 7, "train_wide", font_share=0.0)[0].tobytes()
+        for _ in range(40)
     ]
     assert all(g in wide_sevens for g in glyphs)
     # ~88% of the wide set lies outside the split package: 40 draws all inside it would mean

@@ -94,6 +94,10 @@ def test_ground_truth_boxes_spell_the_values() -> None:
             assert len(symbols) == 3 and set(symbols) <= set("0123456789X") | {""}
             digits = "".join(s for s in symbols if s not in ("X", ""))
             assert int(digits) == gt["values"][key] == truth.values[key]
+            # Each box's hand: which sample wrote its digit (an X's is "x", an empty box's "").
+            for symbol, hand in zip(symbols, gt["hands"][key], strict=True):
+                kind = {"X": "x", "": ""}.get(symbol, f"{symbol}:")
+                assert hand == kind or hand.split(":", 1)[1].startswith(kind)
 
 
 def test_inconsistent_photo_records_the_rule() -> None:
@@ -105,7 +109,7 @@ def test_sides_draw_different_digits() -> None:
     truth = make_truth("PPWP", TPS, 1)
     symbols = {"100025": ["1", "2", "3"]}
     imgs = [
-        render_filled(TPS, "PPWP", 2, symbols, 6.0, np.random.default_rng(0), side)
+        render_filled(TPS, "PPWP", 2, symbols, 6.0, np.random.default_rng(0), side).image
         for side in ("train", "eval")
     ]
     assert truth.values and not np.array_equal(imgs[0], imgs[1])

@@ -24,7 +24,7 @@ def _bent_page(
     the range of each field's true vertical offset (mm) from its first box to its last."""
     rng = np.random.default_rng(7)
     truth = make_truth(contest, TPS, seed=3, dpt=240)
-    img = render_filled(TPS, contest, page, page_symbols(truth, page, rng), PPM, rng)
+    img = render_filled(TPS, contest, page, page_symbols(truth, page, rng), PPM, rng).image
     gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
     h, w = gray.shape
     xs = np.arange(w, dtype=np.float32)
