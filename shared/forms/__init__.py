@@ -9,7 +9,7 @@ Public API (see docs/forms.md):
 - ``shared.forms.render``: ``render_blank``, ``write_blank``
 - ``shared.forms.mnist``: ``fetch``, ``digit_samples(side)``
 - ``shared.forms.handwriting``: ``symbols_for``, ``draw_x``, ``digit_glyph``, ``hand_image``,
-  ``symbol_mask``, ``symbol_ink``
+  ``symbol_ink``
 - ``shared.forms.truth``: ``make_truth``
 - ``shared.forms.generate``: ``generate_photo``, ``render_filled``, ``page_symbols``
 """

@@ -211,18 +211,6 @@ def pick_pen(rng: np.random.Generator, font_share: float = 0.2) -> PenStyle:
     )
 
 
-def symbol_mask(
-    rng: np.random.Generator,
-    symbol: str,
-    box_h: int,
-    box_w: int,
-    side: DigitSource,
-    font_share: float,
-) -> Mask | None:
-    """The ink of one box: a digit, an X, or None for an empty box."""
-    return symbol_ink(rng, symbol, box_h, box_w, side, font_share)[0]
-
-
 def symbol_ink(
     rng: np.random.Generator,
     symbol: str,
@@ -231,8 +219,8 @@ def symbol_ink(
     side: DigitSource,
     font_share: float,
 ) -> tuple[Mask | None, str]:
-    """``symbol_mask`` and the hand that wrote it (see ``digit_glyph``; "x" and "" for an X and
-    an empty box)."""
+    """The ink of one box (a digit, an X, or None for an empty box) and the hand that wrote it
+    (see ``digit_glyph``; "x" for an X, "" for an empty box)."""
     if symbol == "":
         return None, ""
     if symbol == "X":

@@ -1,7 +1,7 @@
 """Synthetic box crops: TRAINING-side digits written into one box and "photographed" cheaply.
 
 A harvested crop costs a whole generated page photo (~0.3 s of CPU per ~70 boxes); a synthetic
-one costs ~0.3 ms. They are drawn with the forms generator's own pen (`symbol_mask`,
+one costs ~0.3 ms. They are drawn with the forms generator's own pen (`symbol_ink`,
 `blend_ink`, `pick_pen`: the handwriting fonts, the X strokes and MNIST's digits, all of them
 but the evaluation side's: `shared.forms.mnist_wide`, ~68,000 against the ~8,000 of the
 harvested pages' training side) into a box
@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from services.ocr.reader.boxes import CROP_H, CROP_W
 from services.ocr.reader.symbols import BLANK, X
-from shared.forms.handwriting import DigitSource, blend_ink, pick_pen, symbol_mask
+from shared.forms.handwriting import DigitSource, blend_ink, pick_pen, symbol_ink
 from shared.forms.render import BOX_RGB
 
 RENDER_PPM = 8.0  # px/mm of the drawn box (the generator renders pages at 4-12)
@@ -47,7 +47,7 @@ def synth_crop(rng: np.random.Generator, label: int) -> npt.NDArray[np.uint8]:
         cv2.rectangle(img, (x0 + dx, y0), (x0 + dx + bw - 1, y0 + bh - 1), box_bgr, line)
     symbol = "X" if label == X else "" if label == BLANK else str(label)
     pen = pick_pen(rng)
-    mask = symbol_mask(rng, symbol, bh, bw, DIGIT_SOURCE, pen.font_share)
+    mask, _ = symbol_ink(rng, symbol, bh, bw, DIGIT_SOURCE, pen.font_share)
     if mask is not None:
         blend_ink(img[y0 : y0 + bh, x0 : x0 + bw], mask, pen.colour, pen.density)
     gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY).astype(np.float32)

@@ -14,7 +14,6 @@ from shared.forms.handwriting import (
     hand_image,
     pick_pen,
     symbol_ink,
-    symbol_mask,
     symbols_for,
 )
 
@@ -51,9 +50,9 @@ def test_fonts_are_installed_and_digits_render() -> None:
     assert all(p.exists() for p in HANDWRITING_FONTS)
     rng = np.random.default_rng(3)
     for d in "0123456789":
-        mask = symbol_mask(rng, d, 80, 64, "train", font_share=1.0)
-        assert mask is not None and mask.max() > 0.5
-    assert symbol_mask(rng, "", 80, 64, "eval", 0.0) is None
+        mask, hand = symbol_ink(rng, d, 80, 64, "train", font_share=1.0)
+        assert mask is not None and mask.max() > 0.5 and hand.startswith(f"font:{d}:")
+    assert symbol_ink(rng, "", 80, 64, "eval", 0.0) == (None, "")
 
 
 def test_a_hand_names_the_glyph_that_was_drawn() -> None:
@@ -66,14 +65,3 @@ def test_a_hand_names_the_glyph_that_was_drawn() -> None:
         assert np.array_equal(hand_image(hand), glyph)
         hands.add(source)
     assert hands == {"eval", "font"}
-
-
-def test_symbol_ink_draws_what_symbol_mask_draws() -> None:
-    for symbol, kind in (("7", "train"), ("X", "x"), ("", "")):
-        mask, hand = symbol_ink(np.random.default_rng(4), symbol, 80, 64, "train", 0.0)
-        same = symbol_mask(np.random.default_rng(4), symbol, 80, 64, "train", 0.0)
-        assert hand.split(":")[0] == kind
-        if mask is None or same is None:
-            assert mask is None and same is None
-        else:
-            assert np.array_equal(mask, same)
