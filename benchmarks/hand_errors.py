@@ -10,10 +10,22 @@ much of the misreading, and of the pages sent to a person, those few samples acc
 They are chosen on the same run they describe, so `auto_accept_rate_without` is what this run's
 other pages show, not a rate a better classifier is promised: it says where the gap to a target
 is, and whether the photo pipeline or the handwriting is the place to close it.
+
+A look that is not chosen on the pages it describes:
+
+    python -m benchmarks.hand_errors [--writes 40] [--model DIR]
+
+writes every evaluation-side sample `--writes` times into a synthetic box (the training crops'
+own path, `synth_crop`: another pen, size, slant, light and JPEG each time, no page) and reads
+each with the classifier alone. It prints how many samples are ever misread, how many in more
+than half of their writes, their share of all misreads, and that share against the share of
+samples they are (`concentration`: 1 when misreads are spread evenly); one JSON line last.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +34,19 @@ from typing import Any
 import cv2
 import numpy as np
 
+from services.ocr.reader.boxes import normalise_batch
+from services.ocr.reader.classifier import (
+    META_PATH,
+    MODEL_PATH,
+    Classifier,
+    default_classifier,
+    load,
+)
 from services.ocr.reader.result import PageReading
 from services.ocr.reader.symbols import CLASSES
+from services.ocr.train.synth import synth_crop
 from shared.forms.handwriting import hand_image
+from shared.forms.mnist import digit_samples
 
 # A sample is persistent when it is misread in at least half of at least this many appearances.
 MIN_SEEN = 3
@@ -63,33 +85,38 @@ class HandErrors:
         ]
         return sorted(hands, key=lambda h: (-self.misread[h] / self.seen[h], -self.misread[h], h))
 
+    def persistent_share(self) -> float:
+        """The persistent samples' share of all misreads."""
+        total = sum(self.misread.values())
+        return sum(self.misread[h] for h in self.persistent()) / max(1, total)
+
     def summary(self) -> dict[str, Any]:
         if not self.pages:
             return {}
         worst = set(self.persistent())
-        total = sum(self.misread.values())
         with_worst = [accepted for hands, accepted in self.pages if hands & worst]
         without = [accepted for hands, accepted in self.pages if not hands & worst]
         return {
             "hands_misread": len(self.misread),
             "hands_seen": len(self.seen),
             "persistent_hands": len(worst),
-            "persistent_share_of_misreads": round(
-                sum(self.misread[h] for h in worst) / max(1, total), 3
-            ),
+            "persistent_share_of_misreads": round(self.persistent_share(), 3),
             "pages_with_a_persistent_hand": len(with_worst),
             "their_auto_accept_rate": round(sum(with_worst) / max(1, len(with_worst)), 3),
             "auto_accept_rate_without": round(sum(without) / max(1, len(without)), 4),
-            "worst_hands": [
-                {
-                    "hand": h,
-                    "misread": self.misread[h],
-                    "seen": self.seen[h],
-                    "read_as": self.read_as[h].most_common(1)[0][0],
-                }
-                for h in self.persistent()[:SHOWN]
-            ],
+            "worst_hands": self.worst_hands(),
         }
+
+    def worst_hands(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "hand": h,
+                "misread": self.misread[h],
+                "seen": self.seen[h],
+                "read_as": self.read_as[h].most_common(1)[0][0],
+            }
+            for h in self.persistent()[:SHOWN]
+        ]
 
     def draw(self, path: Path) -> None:
         """The persistent samples side by side, each labelled "hand: true -> read (misread/seen)",
@@ -117,3 +144,63 @@ class HandErrors:
             tiles.append(tile)
         if tiles:
             cv2.imwrite(str(path), np.hstack(tiles))
+
+
+def written_many_times(model: Classifier, writes: int, seed: int = 5) -> HandErrors:
+    """Every evaluation-side sample written `writes` times into a synthetic box and read."""
+    _, labels = digit_samples("eval")
+    rng = np.random.default_rng(seed)
+    errors = HandErrors()
+    for digit in range(10):
+        for k in range(int((labels == digit).sum())):
+            hand = f"eval:{digit}:{k}"
+            crops = np.stack([synth_crop(rng, digit, hand) for _ in range(writes)])
+            read = model.probs(normalise_batch(crops)[:, None].copy()).argmax(1)
+            errors.seen[hand] += writes
+            for pred in read[read != digit]:
+                errors.misread[hand] += 1
+                errors.read_as.setdefault(hand, Counter())[CLASSES[int(pred)] or "blank"] += 1
+    return errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--writes", type=int, default=40)
+    parser.add_argument(
+        "--model", type=Path, default=None, help="a model folder (default: committed)"
+    )
+    parser.add_argument("--png", type=Path, default=None, help="draw the persistent samples here")
+    args = parser.parse_args()
+    cv2.setNumThreads(1)
+    model = (
+        default_classifier()
+        if args.model is None
+        else load(args.model / MODEL_PATH.name, args.model / META_PATH.name)
+    )
+    errors = written_many_times(model, args.writes)
+    worst = errors.persistent()
+    total = sum(errors.misread.values())
+    share = errors.persistent_share()
+    result = {
+        "benchmark": "hand_errors",
+        "writes": args.writes,
+        "samples": len(errors.seen),
+        "digit_accuracy": round(1 - total / max(1, sum(errors.seen.values())), 5),
+        "samples_misread": len(errors.misread),
+        "persistent_samples": len(worst),
+        "persistent_share_of_misreads": round(share, 3),
+        "concentration": round(share / max(len(worst) / len(errors.seen), 1e-9), 1),
+        "worst_hands": errors.worst_hands(),
+        "model_sha256": model.sha256,
+    }
+    print(
+        f"{len(errors.misread)} of {len(errors.seen)} samples misread at least once in "
+        f"{args.writes} writes; {len(worst)} in at least half, {share:.0%} of the misreads"
+    )
+    if args.png is not None:
+        errors.draw(args.png)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -20,7 +20,14 @@ import numpy.typing as npt
 
 from services.ocr.reader.boxes import CROP_H, CROP_W
 from services.ocr.reader.symbols import BLANK, X
-from shared.forms.handwriting import DigitSource, blend_ink, pick_pen, symbol_ink
+from shared.forms.handwriting import (
+    DigitSource,
+    blend_ink,
+    glyph_mask,
+    hand_image,
+    pick_pen,
+    symbol_ink,
+)
 from shared.forms.render import BOX_RGB
 
 RENDER_PPM = 8.0  # px/mm of the drawn box (the generator renders pages at 4-12)
@@ -32,8 +39,12 @@ DIGIT_SOURCE: DigitSource = "train_wide"
 X_SHARE, BLANK_SHARE = 0.08, 0.04
 
 
-def synth_crop(rng: np.random.Generator, label: int) -> npt.NDArray[np.uint8]:
-    """One grey CROP_H x CROP_W crop of class `label` (0-9, X, BLANK)."""
+def synth_crop(
+    rng: np.random.Generator, label: int, hand: str | None = None
+) -> npt.NDArray[np.uint8]:
+    """One grey CROP_H x CROP_W crop of class `label` (0-9, X, BLANK), its digit drawn from the
+    training digits, or from `hand` (`handwriting.digit_glyph`): the benchmark's way to write
+    one evaluation-side sample many times (`benchmarks.hand_errors`), never a training one."""
     ppm = RENDER_PPM
     cw, ch = round(CROP_W_MM * ppm), round(CROP_H_MM * ppm)
     bw, bh = round(BOX_W_MM * ppm), round(BOX_H_MM * ppm)
@@ -47,7 +58,10 @@ def synth_crop(rng: np.random.Generator, label: int) -> npt.NDArray[np.uint8]:
         cv2.rectangle(img, (x0 + dx, y0), (x0 + dx + bw - 1, y0 + bh - 1), box_bgr, line)
     symbol = "X" if label == X else "" if label == BLANK else str(label)
     pen = pick_pen(rng)
-    mask, _ = symbol_ink(rng, symbol, bh, bw, DIGIT_SOURCE, pen.font_share)
+    if hand is None:
+        mask, _ = symbol_ink(rng, symbol, bh, bw, DIGIT_SOURCE, pen.font_share)
+    else:
+        mask = glyph_mask(rng, hand_image(hand), bh, bw)
     if mask is not None:
         blend_ink(img[y0 : y0 + bh, x0 : x0 + bw], mask, pen.colour, pen.density)
     gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY).astype(np.float32)
