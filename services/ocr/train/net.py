@@ -1,9 +1,12 @@
-"""The box classifier's network: three convolutions and two linear layers (~190k weights).
+"""The box classifier's network: three convolutions and two linear layers (~424k weights).
 
-Sized for a shared CPU: ~3 M multiply-adds per 40x32 crop (the first layer is a strided 5x5,
-so no full-resolution feature map is ever built), so a page's 75 boxes take ~1 ms in
-onnxruntime on one thread and training runs at ~1,000 crops/s on two cores. The five-layer
-version of this net (9 M multiply-adds) trained 3x slower for no gain we could measure in time.
+Sized for a shared CPU: ~7 M multiply-adds per 40x32 crop (the first layer is a strided 5x5,
+so no full-resolution feature map is ever built). The 16-32-64 version (~190k weights, ~3 M)
+trained ~1.4x faster per epoch; this 24-48-96 one, with fewer epochs in more minutes (11
+against 14), misreads ~16% fewer evaluation-side digits and raised the benchmarks' automatic
+acceptance (typical 0.854 -> 0.870, hard 0.835 -> 0.877) for ~14 ms a page (docs/ocr.md). The
+five-layer version of the small net (9 M multiply-adds) trained 3x slower for no gain that
+could be measured in time.
 """
 
 from __future__ import annotations
@@ -27,19 +30,19 @@ class BoxNet(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            *_block(1, 16, 5, 2),  # 20 x 16
-            *_block(16, 32),
+            *_block(1, 24, 5, 2),  # 20 x 16
+            *_block(24, 48),
             nn.MaxPool2d(2),  # 10 x 8
-            *_block(32, 64),
+            *_block(48, 96),
             nn.MaxPool2d(2),  # 5 x 4
         )
         self.head = nn.Sequential(
             nn.Flatten(),
             nn.Dropout(0.3),
-            nn.Linear(64 * 5 * 4, 128),
+            nn.Linear(96 * 5 * 4, 192),
             nn.ReLU(),
             nn.Dropout(0.2),
-            nn.Linear(128, N_CLASSES),
+            nn.Linear(192, N_CLASSES),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
