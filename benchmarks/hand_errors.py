@@ -35,13 +35,7 @@ import cv2
 import numpy as np
 
 from services.ocr.reader.boxes import normalise_batch
-from services.ocr.reader.classifier import (
-    META_PATH,
-    MODEL_PATH,
-    Classifier,
-    default_classifier,
-    load,
-)
+from services.ocr.reader.classifier import Classifier, load_folder
 from services.ocr.reader.result import PageReading
 from services.ocr.reader.symbols import CLASSES
 from services.ocr.train.synth import synth_crop
@@ -172,11 +166,7 @@ def main() -> None:
     parser.add_argument("--png", type=Path, default=None, help="draw the persistent samples here")
     args = parser.parse_args()
     cv2.setNumThreads(1)
-    model = (
-        default_classifier()
-        if args.model is None
-        else load(args.model / MODEL_PATH.name, args.model / META_PATH.name)
-    )
+    model = load_folder(args.model)
     errors = written_many_times(model, args.writes)
     worst = errors.persistent()
     total = sum(errors.misread.values())

@@ -47,7 +47,7 @@ import numpy.typing as npt
 
 from benchmarks.hand_errors import HandErrors
 from services.ocr.reader.boxes import normalise
-from services.ocr.reader.classifier import META_PATH, MODEL_PATH, default_classifier, load
+from services.ocr.reader.classifier import META_PATH, MODEL_PATH, load_folder
 from services.ocr.reader.page import read_page
 from services.ocr.reader.result import Claim, PageReading
 from services.ocr.reader.symbols import CLASSES, parse
@@ -151,11 +151,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     cv2.setNumThreads(1)
-    model = (
-        default_classifier()
-        if args.model is None
-        else load(args.model / MODEL_PATH.name, args.model / META_PATH.name)
-    )
+    model = load_folder(args.model)
     tess = Tesseract() if args.tesseract_pages > 0 and not args.generate_only else None
 
     n_digit = ok_digit = n_sym = ok_sym = 0

@@ -104,6 +104,13 @@ def load(path: Path = MODEL_PATH, meta_path: Path = META_PATH) -> Classifier:
 
 
 @lru_cache(maxsize=1)
+def load_folder(folder: Path | None) -> Classifier:
+    """A candidate model's folder (its boxes.onnx and boxes.json), or the committed model."""
+    if folder is None:
+        return default_classifier()
+    return load(folder / MODEL_PATH.name, folder / META_PATH.name)
+
+
 def default_classifier() -> Classifier:
     """The committed model, loaded once per process."""
     return load()
