@@ -103,7 +103,6 @@ def load(path: Path = MODEL_PATH, meta_path: Path = META_PATH) -> Classifier:
     )
 
 
-@lru_cache(maxsize=1)
 def load_folder(folder: Path | None) -> Classifier:
     """A candidate model's folder (its boxes.onnx and boxes.json), or the committed model."""
     if folder is None:
@@ -111,6 +110,7 @@ def load_folder(folder: Path | None) -> Classifier:
     return load(folder / MODEL_PATH.name, folder / META_PATH.name)
 
 
+@lru_cache(maxsize=1)
 def default_classifier() -> Classifier:
     """The committed model, loaded once per process."""
     return load()
