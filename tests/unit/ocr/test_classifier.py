@@ -79,3 +79,9 @@ def test_without_unsure_boxes_nothing_is_read_twice(
     monkeypatch.setattr(classifier_module, "SECOND_LOOK_BELOW", 0.0)
     counted.probs(_boxes())
     assert calls == [6]
+
+
+def test_the_committed_model_is_loaded_once_per_process() -> None:
+    # A worker reads page after page: loading the ONNX file for each would cost more than
+    # reading the page.
+    assert default_classifier() is default_classifier()
