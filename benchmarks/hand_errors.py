@@ -1,8 +1,8 @@
 """Where the classifier's misreads come from: the benchmark's own boxes, grouped by the hand
 that wrote them.
 
-The evaluation side holds ~2,000 MNIST digits and a 1,000-page run writes ~25,000 digit boxes,
-so every sample is written ~12 times, each time at another size, slant, pen and photo. A sample
+The evaluation side holds ~2,000 MNIST digits and a 1,000-page run writes ~30,500 digit boxes,
+so every sample is written ~15 times, each time at another size, slant, pen and photo. A sample
 misread in most of its appearances is a shape the classifier takes for another digit (a 9
 whose loop is open, read as 4), not a photo that blurred it: `persistent`. The figures say how
 much of the misreading, and of the pages sent to a person, those few samples account for.

@@ -19,7 +19,7 @@ Figures:
 - review_rules: the normal pages sent to a person, by the rules that flagged them; and how many
   of those had a box misread (reviewed_with_a_misread_box) or every box right.
 - hands: the digit boxes grouped by the handwriting sample that wrote them (each evaluation-side
-  sample is written ~12 times in a 1,000-page run): how much of the misreading, and of the
+  sample is written ~15 times in a 1,000-page run): how much of the misreading, and of the
   pages sent to a person, the few samples misread in most of their appearances account for
   (`benchmarks/hand_errors.py`; --hands-png draws them). Empty for photos cached before the
   generator recorded hands.
