@@ -78,9 +78,12 @@ def _page_that_does_not_add_up() -> bytes:
     return jpeg
 
 
-# Two corrections, each a consistent page (the votes add up to suara_sah, + tidak sah = total).
-CORRECTION_A = {"100025": 73, "100026": 100, "100027": 35, "suara_sah": 208}
-CORRECTION_B = {"100025": 71, "100026": 102, "100027": 35, "suara_sah": 208}
+# Two corrections, each a consistent page (the votes add up to suara_sah, + tidak sah = total),
+# two digits away from what was written (73, 102), so that no reading of the page, which the
+# decoder makes consistent by overruling one box, can equal either: a correction equal to the
+# reading would be a confirmation.
+CORRECTION_A = {"100025": 63, "100026": 110, "100027": 35, "suara_sah": 208}
+CORRECTION_B = {"100025": 62, "100026": 111, "100027": 35, "suara_sah": 208}
 REST = {"suara_tidak_sah": 7, "suara_total": 215}
 
 
@@ -99,7 +102,10 @@ async def test_two_officials_correcting_the_same_page_at_once(pg_s3_settings: Se
             ):
                 page = (await a.get(PAGE_URL)).json()
                 assert page["revision"] == 0
-                assert page["submissions"][0]["reading"]["failing"]  # waiting for review
+                reading = page["submissions"][0]["reading"]
+                assert reading["failing"]  # waiting for review
+                for correction in (CORRECTION_A, CORRECTION_B):
+                    assert reading["values"] != {**correction, **REST}
                 auth_a, auth_b = await login(a, "pps-a"), await login(b, "ppk-a")
 
                 def correct(
