@@ -34,7 +34,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from services.ocr.reader.boxes import normalise_batch
+from services.ocr.reader.boxes import ink_batch
 from services.ocr.reader.classifier import Classifier, load_folder
 from services.ocr.reader.result import PageReading
 from services.ocr.reader.symbols import CLASSES
@@ -149,7 +149,7 @@ def written_many_times(model: Classifier, writes: int, seed: int = 5) -> HandErr
         for k in range(int((labels == digit).sum())):
             hand = f"eval:{digit}:{k}"
             crops = np.stack([synth_crop(rng, digit, hand) for _ in range(writes)])
-            read = model.probs(normalise_batch(crops)[:, None].copy()).argmax(1)
+            read = model.probs(ink_batch(crops)).argmax(1)
             errors.seen[hand] += writes
             for pred in read[read != digit]:
                 errors.misread[hand] += 1

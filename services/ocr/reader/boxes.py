@@ -29,6 +29,11 @@ def normalise(crop: Gray) -> npt.NDArray[np.float32]:
     return out
 
 
+def ink_batch(crops: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+    """[N, H, W] grey crops as the classifier takes them: [N, 1, H, W] ink."""
+    return normalise_batch(crops)[:, None]
+
+
 def normalise_batch(crops: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
     """`normalise` of [N, H, W] crops at once (one percentile call instead of N)."""
     x = crops.astype(np.float32)

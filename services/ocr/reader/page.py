@@ -60,7 +60,7 @@ class BoxCrops:
     cut: set[str]  # fields with a box outside the photo
 
     def batch(self) -> npt.NDArray[np.float32]:
-        return box_crops.normalise_batch(np.stack(self.crops))[:, None]
+        return box_crops.ink_batch(np.stack(self.crops))
 
 
 def _refuse(claim: Claim, outcome: ReadingOutcome, reason: Reason, **detail: object) -> PageReading:

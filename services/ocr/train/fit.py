@@ -11,13 +11,13 @@ import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 
-from services.ocr.reader.boxes import normalise_batch
+from services.ocr.reader.boxes import ink_batch
 from services.ocr.train.net import BoxNet
 
 
 def ink_images(crops: npt.NDArray[np.uint8]) -> torch.Tensor:
     """[N, 1, 40, 32] float ink, exactly as `read_page` normalises a crop."""
-    return torch.from_numpy(normalise_batch(crops)[:, None].copy())
+    return torch.from_numpy(ink_batch(crops))
 
 
 # Elastic distortion (Simard et al. 2003): a smooth random displacement of every pixel, the
