@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from services.ocr.reader.numbers import FieldCandidates
+from services.ocr.reader.slip import slip_odds
 from shared.consistency import Relation
 
 # A page has at most ~36 fields with 6 candidates each; with the relation checks the search
@@ -27,10 +28,6 @@ LOG_FLOOR = -1e9
 # long sum (DPD's 19 candidates, DPRD's parties) that meant two compensating changes, and 16
 # typical pages of 1,000 ran into MAX_NODES and went to a person with confidence 0.99999.
 RUNNER_UP_WINDOW = 20.0
-# Prior odds that the officer's own arithmetic is wrong on a page. Unknown for 2024; the
-# benchmark plants 5% inconsistent forms, and 5% keeps a page whose boxes read 0.99 "5" from
-# being silently "corrected" to 0 (the two slips the first threshold run let through).
-SLIP_PRIOR = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +148,7 @@ def confidence(
     """Approximate posterior of the chosen assignment against the alternatives it competes with.
 
     Alternatives: the runner-up consistent assignment; the form as written being inconsistent
-    (when the decoder had to overrule the boxes); and, per field, "the true number is none
+    (the officer's slip, `slip.py`); and, per field, "the true number is none
     of its candidates" (odds other / p). A field in an equality can only be something else if
     a related field is wrong too, so that weight is multiplied by the likeliest such second
     error (1 - p of the related field). An earlier version divided that by p as well; a field
@@ -159,17 +156,14 @@ def confidence(
     of right typical pages to review.
     """
     odds = math.exp(s2 - s1) if s2 is not None else 0.0
-    # The form as written may itself break a rule (the officer's slip): then the boxes' own
-    # most probable numbers are the truth and the "correction" is a number nobody wrote.
-    top = sum(math.log(f.probs[0]) for f in fields.values() if f.probs)
-    if any(f.values and values[k] != f.values[0] for k, f in fields.items()):
-        odds += SLIP_PRIOR * math.exp(min(top - s1, 50.0))
+    # The form as written may itself break a rule (the officer's slip), read as consistent.
+    odds += slip_odds(fields, relations, values, s1)
     in_eq: dict[str, set[str]] = {k: set() for k in fields}
     for r in relations:
         if r.op == "==":
             for k in r.keys:
                 in_eq[k].update(x for x in r.keys if x != k)
-    chosen_p = {k: _prob_of(fields[k], values[k]) for k in fields}
+    chosen_p = {k: fields[k].prob(values[k]) for k in fields}
     for k, f in fields.items():
         alt = f.other / max(chosen_p[k], 1e-12)
         if in_eq[k]:
@@ -177,9 +171,3 @@ def confidence(
         odds += alt
     return 1.0 / (1.0 + odds)
 
-
-def _prob_of(f: FieldCandidates, value: int) -> float:
-    for v, p in zip(f.values, f.probs, strict=True):
-        if v == value:
-            return p
-    return 0.0

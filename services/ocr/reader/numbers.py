@@ -30,6 +30,13 @@ class FieldCandidates:
     def best(self) -> int | None:
         return self.values[0] if self.values else None
 
+    def prob(self, value: int) -> float:
+        """The probability of `value`, 0 when it is not a candidate."""
+        for v, p in zip(self.values, self.probs, strict=True):
+            if v == value:
+                return p
+        return 0.0
+
 
 def field_candidates(key: str, box_probs: Probs, max_value: int | None = None) -> FieldCandidates:
     """`box_probs` is [boxes, 12]; numbers above `max_value` are dropped (rule 6)."""
