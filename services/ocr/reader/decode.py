@@ -170,4 +170,3 @@ def confidence(
             alt *= max(1.0 - chosen_p[g] for g in in_eq[k])
         odds += alt
     return 1.0 / (1.0 + odds)
-

@@ -45,12 +45,13 @@ MIN_SHORT_SIDE = 700
 # up to 30.
 MIN_PAPER_BRIGHTNESS = 71
 # Sharpness: the 99.9th percentile of |Laplacian| on the preview, how crisp the crispest edges
-# (markers, QR code, print) are, however little of the frame they fill. Usable photos 62-255,
-# blurred ones 7-36. The variance of the Laplacian used before (threshold 60) grew with how
-# much of the frame is detail: on the 480 photos usable ones measured 59-2,630 and blurred ones
-# 4-92 (a sharp PPWP page 2 with a few digits on a blurred background scored 59, a blurred PPWP
-# page 1 scored 92).
-MIN_SHARPNESS = 47
+# (markers, QR code, print) are, however little of the frame they fill. Usable photos 60-255,
+# blurred ones 8-41 (62-255 and 7-36, threshold 47, with the one-step INTER_AREA preview before
+# `preview`'s halving and bilinear step). The variance of the Laplacian used before (threshold
+# 60) grew with how much of the frame is detail: on the 480 photos usable ones measured 59-2,630
+# and blurred ones 4-92 (a sharp PPWP page 2 with a few digits on a blurred background scored 59,
+# a blurred PPWP page 1 scored 92).
+MIN_SHARPNESS = 50
 SHARPNESS_QUANTILE = 0.999
 DECODE_HALF_FROM = 3200
 # A screen's light is bluer than paper's: on training-side photos the bright (paper) pixels' median
@@ -222,10 +223,24 @@ def preview(photo: Decoded) -> Preview:
     scale = min(1.0, CHECK_LONG_SIDE / max(h, w))
     if scale == 1.0:
         return Preview(photo.gray, 1.0)
-    small = cv2.resize(
-        photo.gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA
-    )
-    return Preview(np.asarray(small, dtype=np.uint8), scale)
+    return Preview(downscale(photo.gray, (round(w * scale), round(h * scale))), scale)
+
+
+def downscale(gray: Gray, size: tuple[int, int]) -> Gray:
+    """`gray` shrunk to `size` (width, height): halved by area averaging while it is at least
+    twice too large, then resampled bilinearly the rest of the way (a factor under 2, where a
+    bilinear step's four taps still cover every source pixel). One INTER_AREA step at a factor
+    that is not a whole number costs OpenCV 12-18 ms on a 2-8 MP photo, an eighth of a page's
+    reading; this takes 1-3 ms (docs/ocr.md has what it changed)."""
+    small = gray
+    while small.shape[1] >= 2 * size[0] and small.shape[0] >= 2 * size[1]:
+        # Even sides: OpenCV's exact 2:1 area path (~0.3 ms), not its general one. The odd row
+        # or column left out moves the far edge by under a photo pixel, the size of the
+        # rounding in `size` itself.
+        even = small[: small.shape[0] // 2 * 2, : small.shape[1] // 2 * 2]
+        half = (even.shape[1] // 2, even.shape[0] // 2)
+        small = np.asarray(cv2.resize(even, half, interpolation=cv2.INTER_AREA), np.uint8)
+    return np.asarray(cv2.resize(small, size, interpolation=cv2.INTER_LINEAR), np.uint8)
 
 
 def check_quality(photo: Decoded, small_view: Preview) -> QualityReport:

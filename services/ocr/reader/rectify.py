@@ -1,8 +1,8 @@
 """Cut page regions (boxes, the QR code, the identity line) out of the photo, rectified.
 
 Only the regions are warped, never the whole page: 75 boxes of 32x40 px cost ~1 ms where a
-full 8 px/mm page warp costs ~15 ms. `shrink` first scales the photo down with INTER_AREA, so
-the linear warp that follows does not alias the 1 px pen strokes of a large photo.
+full 8 px/mm page warp costs ~15 ms. `shrink` first scales the photo down (`photo.downscale`),
+so the linear warp that follows does not alias the 1 px pen strokes of a large photo.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from services.ocr.reader.locate import Homography
-from services.ocr.reader.photo import Gray
+from services.ocr.reader.photo import Gray, downscale
 from shared.forms.layout import PAGE_H_MM, PAGE_W_MM, Rect
 
 
@@ -48,10 +48,10 @@ def shrink(gray: Gray, hom: Homography, target_px_per_mm: float) -> tuple[Gray, 
     if scale >= 1.0:
         return gray, hom
     h, w = gray.shape[:2]
-    small = cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    small = downscale(gray, (round(w * scale), round(h * scale)))
     sx, sy = small.shape[1] / w, small.shape[0] / h
     unscale = np.diag([1.0 / sx, 1.0 / sy, 1.0])
-    return np.asarray(small, dtype=np.uint8), hom @ unscale
+    return small, hom @ unscale
 
 
 def page_outline(hom: Homography, scale: float = 1.0) -> npt.NDArray[np.float64]:

@@ -72,7 +72,8 @@ def test_a_scale_the_decoder_fails_on_is_retried_at_the_next(
     tried = _picky(monkeypatch, widths[0] + 1)  # blind at the first scale only
     found = identity.read_qr(*page)
     assert found is not None and found.tps_code == TPS and found.source == "qr"
-    assert tried == [widths[0], widths[0], widths[1]]  # both decoders, then the next scale
+    # Both decoders at the first scale, then the next scale (by one decoder or both).
+    assert tried[:3] == [widths[0], widths[0], widths[1]] and set(tried[3:]) <= {widths[1]}
 
 
 def test_a_crop_the_quick_decoder_misses_goes_to_the_classic_one(
