@@ -49,7 +49,12 @@ def read_qr(gray: Gray, hom: Homography, lay: Layout) -> PrintedIdentity | None:
         side = round((q.w + 2 * QR_MARGIN_MM) * px_per_mm)
         crop = warp_region(gray, hom, q, (side, side), QR_MARGIN_MM)
         for detector in _qr_detectors():
-            text, _, _ = detector.detectAndDecode(crop)
+            try:
+                text, _, _ = detector.detectAndDecode(crop)
+            except cv2.error:
+                # OpenCV's decoder raises on some misread symbols ("mode 10 is not implemented",
+                # seen on a training-side threshold page) instead of returning nothing.
+                continue
             ident = parse_qr_payload(text) if text else None
             if ident is not None:
                 return PrintedIdentity(ident.contest.value, ident.tps_code, ident.page, "qr")

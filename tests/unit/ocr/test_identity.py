@@ -87,6 +87,22 @@ def test_a_crop_the_quick_decoder_misses_goes_to_the_classic_one(
     assert tried == [first, first]
 
 
+class RaisingDecoder:
+    """A decoder that fails the way OpenCV's does on some misread symbols: by raising."""
+
+    def detectAndDecode(self, crop: np.ndarray) -> tuple[str, Any, Any]:
+        raise cv2.error("mode 10 is not implemented in function 'decodeSymbols'")
+
+
+def test_a_decoder_that_raises_is_a_decoder_that_missed(
+    page: tuple[np.ndarray, Any, Layout], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    classic = cv2.QRCodeDetector()
+    monkeypatch.setattr(identity, "_qr_detectors", lambda: (RaisingDecoder(), classic))
+    found = identity.read_qr(*page)
+    assert found is not None and found.tps_code == TPS and found.source == "qr"
+
+
 def test_when_no_scale_reads_the_code_the_printed_line_is_read(
     page: tuple[np.ndarray, Any, Layout], monkeypatch: pytest.MonkeyPatch
 ) -> None:
