@@ -62,7 +62,10 @@ def slip_odds(
     if not checked:
         return 0.0
     # Fields in exactly the same equalities can each be the one a slip wrote: a form put out of
-    # balance by one of them is the same form as one put out by another, corrected.
+    # balance by one of them is the same form as one put out by another, corrected. Counted from
+    # these signatures, not by `_one_slip_chance` (which walks every rule) for each of a page's
+    # ~100-200 candidates; the signatures leave out the `<=` rule and the floor of 0, so they
+    # can count a way too many (the conservative side).
     signature = {
         k: frozenset(i for i, r in enumerate(relations) if r.op == "==" and k in r.keys)
         for k in checked
@@ -100,13 +103,12 @@ def _one_slip_chance(relations: Sequence[Relation], written: Mapping[str, int]) 
         return 0.0
     total = 0.0
     suspects = set.intersection(*(set(r.keys) for r in broken))
+    first = broken[0]
+    off = sum(written[k] for k in first.lhs) - sum(written[k] for k in first.rhs)
     for key in suspects:
-        rel = broken[0]
-        side = 1 if key in rel.lhs else -1
-        off = sum(written[k] for k in rel.lhs) - sum(written[k] for k in rel.rhs)
         # The change to `key` that balances the first broken rule (for an inequality, the
-        # smallest that does).
-        change = -off * side
+        # smallest that does); the check below asks whether it balances the others too.
+        change = -off if key in first.lhs else off
         fixed = {**written, key: written[key] + change}
         if fixed[key] >= 0 and all(r.holds(fixed) for r in relations if key in r.keys):
             total += slip_chance(change)

@@ -20,6 +20,7 @@ from services.ocr.reader.photo import (
     SCREEN_BLUE_RED,
     _quantile,
     decode,
+    downscale,
     looks_like_screen,
 )
 
@@ -139,3 +140,22 @@ def test_without_libjpeg_turbo_opencv_decodes_the_same_photo(monkeypatch: Monkey
     assert np.abs(fast.gray.astype(int) - slow.gray.astype(int)).max() <= 1
     assert fast.blue_red is not None and slow.blue_red is not None
     assert abs(fast.blue_red - slow.blue_red) < 0.01
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "size"),
+    [(1848, 1386, (750, 1000)), (3255, 2441, (750, 1000)), (1001, 777, (500, 644))],
+)
+def test_downscale_gives_the_size_asked_and_an_area_average(
+    height: int, width: int, size: tuple[int, int]
+) -> None:
+    # A smooth picture with fine detail on top: bilinear after exact halvings must stay close to
+    # OpenCV's one-step area average (what the photo checks' thresholds were first chosen on).
+    yy, xx = np.mgrid[0:height, 0:width]
+    smooth = 128 + 100 * np.sin(xx / 97.0) * np.cos(yy / 131.0)
+    detail = 20 * ((xx // 3 + yy // 3) % 2)
+    gray = np.clip(smooth + detail, 0, 255).astype(np.uint8)
+    small = downscale(gray, size)
+    assert small.shape == (size[1], size[0]) and small.dtype == np.uint8
+    area = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    assert float(np.abs(small.astype(np.float32) - area.astype(np.float32)).mean()) < 3.0
