@@ -64,12 +64,6 @@ def _order(keys: tuple[str, ...], relations: tuple[Relation, ...]) -> list[str]:
     return order
 
 
-def _holds(rel: Relation, values: Mapping[str, int]) -> bool:
-    left = sum(values[k] for k in rel.lhs)
-    right = sum(values[k] for k in rel.rhs)
-    return left == right if rel.op == "==" else left <= right
-
-
 def decode(
     fields: Mapping[str, FieldCandidates],
     relations: Sequence[Relation],
@@ -125,7 +119,7 @@ def decode(
                 break  # candidates are sorted: the rest score lower still
             nodes += 1
             current[key] = value
-            if all(_holds(r, current) for r in checks[d]):
+            if all(r.holds(current) for r in checks[d]):
                 visit(d + 1, s)
             del current[key]
 
