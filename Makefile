@@ -30,7 +30,7 @@ lint: deps
 	$(BIN)/ruff format --check .
 
 typecheck: deps
-	$(BIN)/mypy shared services clients sirekap benchmarks tests
+	$(BIN)/mypy shared services clients sirekap benchmarks standins tests
 
 bench: deps  ## the benchmarks (slow; not part of `make test`)
 	$(BIN)/python -m benchmarks.ingest --backend embedded

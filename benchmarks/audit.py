@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from benchmarks.support import PG_ADMIN_DSN, drop_database, recreate_database
 from shared.audit import store
 from shared.audit.config import LogConfig
 from shared.audit.merkle import (
@@ -40,6 +39,7 @@ from shared.audit.sequencer import Sequencer
 from shared.canonical import canonical_json
 from shared.db.engine import open_database
 from shared.db.migrate import upgrade_async
+from standins.postgres import PG_ADMIN_DSN, drop_database, recreate_database
 
 DB_NAME = "sirekap_bench_audit"
 COPY_CHUNK = 100_000

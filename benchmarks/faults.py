@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.support import free_port, fresh_pg_database, moto_s3, print_result, wait_for_port
+from benchmarks.support import print_result
 from clients.kpps.client import Backoff, KppsClient, UploadRefused, enroll
 from clients.kpps.profile import Profile
 from shared.db.engine import open_database
@@ -42,6 +42,9 @@ from shared.forms.generate import generate_photo
 from shared.reference.regions import villages_in
 from shared.reference.tps import generate_tps
 from shared.storage import S3ObjectStore
+from standins.ports import free_port, wait_for_port
+from standins.postgres import fresh_pg_database
+from standins.s3 import moto_s3
 
 SCOPE = "17.08.04"
 SIREKAP = [sys.executable, "-m", "sirekap"]

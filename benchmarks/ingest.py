@@ -25,13 +25,16 @@ import cv2
 import httpx
 import numpy as np
 
-from benchmarks.support import free_port, fresh_pg_database, moto_s3, print_result, wait_for_port
+from benchmarks.support import print_result
 from clients.kpps.client import KppsClient, enroll
 from clients.kpps.profile import Profile
 from services.ingest.enrolment import issue_code
 from shared.db.engine import open_database
 from shared.db.migrate import upgrade
 from shared.reference.load import load_reference
+from standins.ports import free_port, wait_for_port
+from standins.postgres import fresh_pg_database
+from standins.s3 import moto_s3
 
 MiB = 1024 * 1024
 SCOPE = "17.08.04"  # one kecamatan of Kepahiang: enough TPS for 32 devices

@@ -40,13 +40,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import text
 
-from benchmarks.support import (
-    free_port,
-    fresh_pg_database,
-    pg_url,
-    print_result,
-    wait_for_port,
-)
+from benchmarks.support import print_result
 from services.tally.results.recompute import recompute
 from shared.acceptance import PageAcceptance, accept_page, accept_pages
 from shared.db.engine import open_database
@@ -54,6 +48,8 @@ from shared.db.migrate import upgrade
 from shared.events import record_event
 from shared.reference.regions import RegionRecord, regions_in
 from shared.reference.tps import TpsRecord, generate_tps
+from standins.ports import free_port, wait_for_port
+from standins.postgres import fresh_pg_database, pg_url
 
 DB_NAME = "sirekap_bench_tally"
 

@@ -7,10 +7,6 @@ and drops it at the end. Tests that need a clean slate truncate with `clean_data
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -18,16 +14,11 @@ import pytest
 
 from shared.db.engine import Database, open_database
 from shared.db.migrate import upgrade
+from standins.s3 import moto_s3
 from tests.support.pg_databases import database_url, drop_database, recreate_database
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DOCS = PROJECT_ROOT.parent / "shared"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -78,25 +69,5 @@ async def sqlite_db(sqlite_url: str) -> AsyncIterator[Database]:
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """moto's S3 server on a loopback port: the same HTTP protocol MinIO speaks."""
-    port = _free_port()
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
-    proc = subprocess.Popen(
-        # moto's S3 server as the benchmarks run it (benchmarks/moto_s3.py: S3 alone, uvicorn).
-        [sys.executable, "-m", "benchmarks.moto_s3", "127.0.0.1", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        raise RuntimeError("moto S3 server did not start")
-    yield f"127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=10)
+    with moto_s3(credentials="test") as endpoint:
+        yield endpoint

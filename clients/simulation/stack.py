@@ -17,7 +17,9 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.support import free_port, fresh_pg_database, moto_s3
+from standins.ports import free_port
+from standins.postgres import fresh_pg_database
+from standins.s3 import moto_s3
 
 SIREKAP = [sys.executable, "-m", "sirekap"]
 

@@ -1,4 +1,5 @@
-"""moto's S3 server, as the benchmarks and tests run it: `python -m benchmarks.moto_s3 HOST PORT`.
+"""moto's S3 server, as the tests, benchmarks and simulations run it:
+`python -m standins.moto_server HOST PORT`.
 
 The same moto S3 implementation and HTTP protocol as `python -m moto.server`, served for S3
 alone by uvicorn. On a 2-core machine the stand-in's CPU is taken from the service under test,
