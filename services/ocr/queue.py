@@ -5,9 +5,11 @@ workers on any number of machines skip each other's rows instead of queueing on 
 SQLite the engine opens every write transaction with BEGIN IMMEDIATE, which serialises writers,
 so the same UPDATE ... WHERE id = (SELECT ...) RETURNING is atomic there too.
 
-A claimed job carries a lease. A worker that dies (SIGKILL, power cut) stops renewing nothing:
-once `lease_until` passes, the job is claimable again, and the attempt it used counts. Failures
-retry after 2, 4, 8 ... seconds; after MAX_ATTEMPTS the job is `dead` with its last error.
+A claimed job carries a lease, which its worker renews while it waits on the store or the
+database (`renew`), so a slow page is never read by two workers at once. A worker that dies
+(SIGKILL, power cut) stops renewing: once `lease_until` passes, the job is claimable again,
+and the attempt it used counts. Failures retry after 2, 4, 8 ... seconds; after MAX_ATTEMPTS
+the job is `dead` with its last error.
 """
 
 from __future__ import annotations
@@ -89,6 +91,26 @@ async def claim(
     if row is None:
         return None
     return ClaimedJob(int(row[0]), str(row[1]), int(row[2]), worker)
+
+
+async def renew(
+    session: AsyncSession, job: ClaimedJob, lease_seconds: float = LEASE_SECONDS
+) -> bool:
+    """Extend the lease of a job this worker still holds; False when it no longer does (the
+    lease ran out and another worker claimed the job, or the job ended)."""
+    result = await session.execute(
+        _sql(
+            "UPDATE ocr_jobs SET lease_until = :lease_until "
+            "WHERE id = :id AND worker = :worker AND status = 'running' AND attempts = :attempts"
+        ),
+        {
+            "lease_until": utcnow() + timedelta(seconds=lease_seconds),
+            "id": job.id,
+            "worker": job.worker,
+            "attempts": job.attempts,
+        },
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1
 
 
 async def finish(session: AsyncSession, job: ClaimedJob) -> None:

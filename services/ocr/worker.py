@@ -7,9 +7,10 @@ it costs nothing, and separate processes use separate cores without sharing the 
 
 One job is one transaction: the reading, the submission's new status, the audit event (kind
 "reading") and, when the page is accepted automatically, `accept_page(...)` commit together or
-not at all. A re-run (the lease expired while a slow worker was still busy, or the worker died
-after committing but before it could report) finds the reading already there and only marks
-the job done: one reading per submission, enforced by a unique key.
+not at all. While a job runs, its worker renews the job's lease, so a page that waits long on a
+slow store is not claimed by a second worker. A re-run (the worker died after committing but
+before it could report, or its lease ran out all the same) finds the reading already there and
+only marks the job done: one reading per submission, enforced by a unique key.
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ class Worker:
             return False
         with bind(job_id=job.id, submission_id=job.submission_id):  # on every line below
             started = time.perf_counter()
+            finished = asyncio.Event()
+            renewal = asyncio.create_task(self._keep_lease(job, finished))
             try:
                 await self.process(job)
             except Exception as exc:  # any failure is retried with backoff, then the job is dead
@@ -82,7 +85,31 @@ class Worker:
             else:
                 duration_ms = round((time.perf_counter() - started) * 1000, 1)
                 log.info("job %s done", job.id, extra={"duration_ms": duration_ms})
+            finally:
+                finished.set()  # not cancel(): a renewal under way ends its transaction cleanly
+                await renewal
         return True
+
+    async def _keep_lease(self, job: queue.ClaimedJob, finished: asyncio.Event) -> None:
+        """Renew the job's lease every third of it while the job runs. The renewals run only
+        while `process` awaits (the store, the database): the page's CPU work, well under a
+        second, blocks the loop. A renewal that finds the job taken stops, and the late
+        reading is then a no-op (one reading per submission)."""
+        while True:
+            try:
+                await asyncio.wait_for(finished.wait(), self.lease_seconds / 3)
+                return
+            except TimeoutError:
+                pass
+            try:
+                async with self.db.transaction() as session:
+                    held = await queue.renew(session, job, self.lease_seconds)
+            except Exception:  # the database is unreachable: the next renewal tries again
+                log.warning("could not renew the lease of job %s", job.id, exc_info=True)
+                continue
+            if not held:
+                log.warning("job %s: lease lost to another worker", job.id)
+                return
 
     async def process(self, job: queue.ClaimedJob) -> None:
         async with self.db.reading() as session:

@@ -53,6 +53,21 @@ async def test_an_expired_lease_hands_the_job_to_another_worker(db: Database) ->
     assert (job.status, job.worker) == (JobStatus.RUNNING, "w2")
 
 
+async def test_only_the_holder_renews_a_lease(db: Database) -> None:
+    await add_submission(db, b"photo")
+    first = await _claim(db, "w1", lease=-1.0)  # its lease is over before it can renew
+    assert first is not None
+    second = await _claim(db, "w2", lease=-1.0)
+    assert second is not None
+    async with db.transaction() as session:
+        assert not await queue.renew(session, first)  # taken over: the old holder cannot renew
+        assert await queue.renew(session, second, 60.0)
+    assert await _claim(db, "w3") is None  # renewed: nobody else may claim it now
+    async with db.transaction() as session:
+        await queue.finish(session, second)
+        assert not await queue.renew(session, second)  # a finished job has no lease
+
+
 async def test_failures_back_off_then_end_dead_with_the_error(db: Database) -> None:
     await add_submission(db, b"photo")
     statuses = []

@@ -130,6 +130,39 @@ async def test_two_workers_at_once_read_each_job_once(
         assert (readings, job) == (1, JobStatus.DONE)
 
 
+class SlowStore(LocalObjectStore):
+    """A store whose reads take `delay_s`: a degraded MinIO."""
+
+    def __init__(self, root: Path, delay_s: float) -> None:
+        super().__init__(root)
+        self.delay_s = delay_s
+
+    async def get(self, key: str) -> bytes:
+        await asyncio.sleep(self.delay_s)
+        return await super().get(key)
+
+
+async def test_a_read_that_outlasts_the_lease_keeps_its_job(
+    db: Database, tmp_path: Path, photo: bytes
+) -> None:
+    slow = SlowStore(tmp_path / "objects", delay_s=2.0)
+    sid = await add_submission(db, photo, page=2, store=slow)
+    first = Worker(db, slow, default_classifier(), "w1", lease_seconds=0.6)
+    other = Worker(db, slow, default_classifier(), "w2", lease_seconds=0.6)
+    reading = asyncio.create_task(first.run_once())
+    await asyncio.sleep(0.3)  # w1 has claimed the job and waits on the store
+    other_claimed = []
+    while not reading.done():  # three leases pass while the photo loads: the lease is renewed
+        other_claimed.append(await other.run_once())
+        await asyncio.sleep(0.1)
+    assert await reading
+    assert len(other_claimed) > 10 and not any(other_claimed)
+    readings, _, job, _ = await _counts(db, sid)
+    async with db.reading() as session:
+        attempts = await session.scalar(select(OcrJob.attempts).where(OcrJob.submission_id == sid))
+    assert (readings, job, attempts) == (1, JobStatus.DONE, 1)
+
+
 async def test_reading_status_and_event_commit_together_or_not_at_all(
     db: Database, store: LocalObjectStore, photo: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
