@@ -47,6 +47,24 @@ MIN_SEEN = 3
 SHOWN = 12  # samples listed in the JSON and drawn in the picture
 
 
+@dataclass(frozen=True, slots=True)
+class BoxCall:
+    """One box of a page: where it is, what was written and what the classifier read."""
+
+    field: str
+    box: int
+    truth: str
+    read: str
+
+
+def box_calls(reading: PageReading, gt: dict[str, Any]) -> list[BoxCall]:
+    """Every box the reader classified, with the ground truth's symbol beside its top class."""
+    return [
+        BoxCall(key, box, gt["boxes"][key][box], CLASSES[int(np.argmax(probs))])
+        for (key, box), probs in reading.box_probs.items()
+    ]
+
+
 @dataclass
 class HandErrors:
     seen: Counter[str] = field(default_factory=Counter)
@@ -60,16 +78,15 @@ class HandErrors:
         if hands is None:
             return
         on_page = set()
-        for (key, box), probs in reading.box_probs.items():
-            hand = hands[key][box]
+        for call in box_calls(reading, gt):
+            hand = hands[call.field][call.box]
             if hand in ("", "x"):
                 continue
             on_page.add(hand)
             self.seen[hand] += 1
-            pred = CLASSES[int(np.argmax(probs))]
-            if pred != gt["boxes"][key][box]:
+            if call.read != call.truth:
                 self.misread[hand] += 1
-                self.read_as.setdefault(hand, Counter())[pred or "blank"] += 1
+                self.read_as.setdefault(hand, Counter())[call.read or "blank"] += 1
         self.pages.append((frozenset(on_page), accepted))
 
     def persistent(self) -> list[str]:

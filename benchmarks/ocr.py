@@ -45,7 +45,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from benchmarks.hand_errors import HandErrors
+from benchmarks.hand_errors import HandErrors, box_calls
 from services.ocr.reader.boxes import normalise
 from services.ocr.reader.classifier import META_PATH, MODEL_PATH, load_folder
 from services.ocr.reader.page import read_page
@@ -333,16 +333,15 @@ def _score_boxes(
     reading: PageReading, gt: dict[str, Any], confusions: Counter[str]
 ) -> tuple[int, int, int, int]:
     n_digit = ok_digit = n_sym = ok_sym = 0
-    for (key, box), probs in reading.box_probs.items():
-        truth = gt["boxes"][key][box]
-        pred = CLASSES[int(np.argmax(probs))]
+    for call in box_calls(reading, gt):
+        right = call.read == call.truth
         n_sym += 1
-        ok_sym += pred == truth
-        if truth not in ("X", ""):
+        ok_sym += right
+        if call.truth not in ("X", ""):
             n_digit += 1
-            ok_digit += pred == truth
-            if pred != truth:
-                confusions[f"{truth}->{pred or 'blank'}"] += 1
+            ok_digit += right
+            if not right:
+                confusions[f"{call.truth}->{call.read or 'blank'}"] += 1
     return n_digit, ok_digit, n_sym, ok_sym
 
 
