@@ -2,9 +2,9 @@
 
 The object is written first (content-addressed, so writing it twice is harmless), then one
 transaction records the submission, enqueues its OCR job and appends its audit event. If that
-transaction fails the object may be left without a row; `sweeper.sweep_orphans` removes such
-objects once they are older than any upload in flight. An acknowledged upload therefore always
-has its object, its row, its job and its event.
+transaction fails the object may be left without a row; `sweeper.sweep_orphan_photos` removes
+such objects once they are older than any upload in flight. An acknowledged upload therefore
+always has its object, its row, its job and its event.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.claims import VerifiedClaim, check_claim
 from services.ingest.photo_check import PhotoInfo
-from services.ingest.sweeper import ORPHAN_GRACE
+from services.ingest.sweeper import GRACE
 from shared.db.base import utcnow
 from shared.db.direct import DirectTx, Statement
 from shared.db.engine import Database
@@ -42,7 +42,7 @@ from shared.storage import ObjectStore, photo_key
 
 PHOTO_EVENT = "photo"
 # A hand-off slower than this re-checks its object even when its put created it.
-RECHECK_AFTER_S = ORPHAN_GRACE.total_seconds() / 2
+RECHECK_AFTER_S = GRACE.total_seconds() / 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,7 +314,7 @@ async def hand_off(
             raise RuntimeError(f"the audit chain's head moved {moves} times during one hand-off")
     # A failed upload of the same photo may have left the object as an orphan, which a sweep
     # may remove between our put and our commit; we still hold the bytes, so check and put it
-    # back before acknowledging. The sweeper only removes objects older than ORPHAN_GRACE, so
+    # back before acknowledging. The sweeper only removes objects older than its GRACE, so
     # an object our own put created cannot be taken while the hand-off is younger than that:
     # the check (one more request to the store) is needed only when the object was there
     # before our put, or the backend cannot tell (see `ObjectStore.put_new`).

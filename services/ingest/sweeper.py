@@ -1,18 +1,33 @@
-"""Housekeeping: abandoned resumable uploads and photo objects that no row refers to.
+"""Housekeeping: abandoned resumable uploads, stray chunks, and photos no row refers to.
 
-An object without a row is what a failed hand-off leaves (the object is written before the
-transaction that records it). It is removed only once it is older than any upload could still
-be in flight, so a photo whose transaction is about to commit is never swept from under it.
+Three things can be left in the store with nothing to show for them, and each is removed only
+once it is older than GRACE, so nothing a request is still working on is swept from under it:
 
-Every photo is still listed (a fan-out folder at a time, looked up in batches): that suits the
-embedded setup and one kabupaten; at national scale the object store's own lifecycle rules, or
-a table of pending writes, take this job (see docs/ingest.md).
+- **an abandoned tus upload**: its session expired (a week after creation) and it never
+  finished. Its chunks and its row go. A PATCH admitted a moment before the expiry may still be
+  writing for up to the body's 20-minute limit, hence the grace after the expiry too.
+- **a stray chunk**: under `uploads/`, but not in the chunk list of any unfinished upload. A
+  PATCH whose database update failed leaves one; so does a replica stopped between a finished
+  upload's commit and the deletion of its chunks. `uploads/` holds only what is in flight, so
+  listing it is cheap at any scale.
+- **an orphan photo**: an object without a submission row, left by a failed hand-off (the
+  object is written before the transaction that records it). Finding one means listing every
+  photo (a fan-out folder at a time, looked up in batches): fine for the embedded setup and a
+  kabupaten, hours for a national store, so it is a pass of its own (`orphan_photos=True`),
+  run daily rather than every few minutes (docs/ingest.md).
+
+`sirekap ingest sweep` runs a pass; `--every S` repeats it. Two sweepers at once are safe: each
+deletion is of something already unreferenced, and deleting twice is harmless.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 
@@ -21,44 +36,99 @@ from shared.db.engine import Database
 from shared.db.tables import Submission, UploadSession
 from shared.storage import ObjectStore
 
-ORPHAN_GRACE = timedelta(hours=1)  # far above the slowest hand-off (seconds)
-# `photo_key`'s fan-out folders, listed one at a time, and photos looked up in the database a
-# batch per query (under SQLite's bound-parameter limit) instead of one query per photo.
+log = logging.getLogger("sirekap.ingest.sweeper")
+
+GRACE = timedelta(hours=1)  # far above the slowest hand-off (seconds) and a body's 20 minutes
+# `photo_key`'s fan-out folders, listed one at a time, and rows looked up in the database a
+# batch per query (under SQLite's bound-parameter limit) instead of one query per object.
 PHOTO_FOLDERS = tuple(f"photos/{i:02x}/" for i in range(256))
+UPLOADS_PREFIX = "uploads/"
 LOOKUP_BATCH = 500
 
 
 @dataclass(frozen=True)
 class SweepReport:
     expired_uploads: int
-    orphan_photos: int
+    stray_chunks: int
+    orphan_photos: int | None  # None: not looked for in this pass
 
 
 async def sweep(
-    db: Database, store: ObjectStore, *, grace: timedelta = ORPHAN_GRACE
+    db: Database, store: ObjectStore, *, grace: timedelta = GRACE, orphan_photos: bool = True
 ) -> SweepReport:
-    now = utcnow()
-    async with db.reading() as session:
-        expired = (
-            (
-                await session.execute(
-                    select(UploadSession).where(
-                        UploadSession.expires_at < now, UploadSession.submission_id.is_(None)
+    """One pass; `orphan_photos=False` skips the listing of every photo."""
+    return SweepReport(
+        expired_uploads=await sweep_expired_uploads(db, store, grace),
+        stray_chunks=await sweep_stray_chunks(db, store, grace),
+        orphan_photos=await sweep_orphan_photos(db, store, grace) if orphan_photos else None,
+    )
+
+
+async def sweep_expired_uploads(db: Database, store: ObjectStore, grace: timedelta) -> int:
+    """Delete the chunks and rows of unfinished uploads that expired more than `grace` ago."""
+    removed = 0
+    while True:
+        async with db.reading() as session:
+            expired = (
+                (
+                    await session.execute(
+                        select(UploadSession)
+                        .where(
+                            UploadSession.expires_at < utcnow() - grace,
+                            UploadSession.submission_id.is_(None),
+                        )
+                        .limit(LOOKUP_BATCH)
                     )
                 )
+                .scalars()
+                .all()
             )
-            .scalars()
-            .all()
-        )
-    for upload in expired:
-        for key in upload.chunk_keys:
-            await store.delete(key)
-    if expired:
+        if not expired:
+            return removed
+        for upload in expired:
+            for key in upload.chunk_keys:
+                await store.delete(key)
         async with db.transaction() as session:
             await session.execute(
-                delete(UploadSession).where(UploadSession.id.in_([u.id for u in expired]))
+                delete(UploadSession).where(
+                    UploadSession.id.in_([u.id for u in expired]),
+                    UploadSession.submission_id.is_(None),
+                )
             )
-    orphans = 0
+        removed += len(expired)
+
+
+async def sweep_stray_chunks(db: Database, store: ObjectStore, grace: timedelta) -> int:
+    """Delete chunks older than `grace` that no unfinished upload lists."""
+    now = utcnow()
+    by_upload: dict[str, list[str]] = {}
+    for key in await store.list(UPLOADS_PREFIX):
+        parts = key.split("/")
+        if len(parts) == 3:  # uploads/<upload id>/<offset>-<suffix>
+            by_upload.setdefault(parts[1], []).append(key)
+    ids = list(by_upload)
+    removed = 0
+    for start in range(0, len(ids), LOOKUP_BATCH):
+        batch = ids[start : start + LOOKUP_BATCH]
+        async with db.reading() as session:
+            rows = await session.execute(
+                select(UploadSession.chunk_keys).where(
+                    UploadSession.id.in_(batch), UploadSession.submission_id.is_(None)
+                )
+            )
+            listed = {key for (keys,) in rows for key in keys}
+        for upload_id in batch:
+            for key in by_upload[upload_id]:
+                if key not in listed and await _older_than(store, key, now - grace):
+                    await store.delete(key)
+                    removed += 1
+    return removed
+
+
+async def sweep_orphan_photos(db: Database, store: ObjectStore, grace: timedelta) -> int:
+    """Delete photos older than `grace` that no submission refers to."""
+    now = utcnow()
+    removed = 0
     for prefix in PHOTO_FOLDERS:  # one folder at a time: memory stays ~1/256 of the photos
         keys = await store.list(prefix)
         for start in range(0, len(keys), LOOKUP_BATCH):
@@ -72,10 +142,41 @@ async def sweep(
                     ).scalars()
                 )
             for sha, key in batch.items():
-                if sha in referenced:
-                    continue
-                modified = await store.modified_at(key)
-                if modified is not None and now - modified > grace:
+                if sha not in referenced and await _older_than(store, key, now - grace):
                     await store.delete(key)
-                    orphans += 1
-    return SweepReport(expired_uploads=len(expired), orphan_photos=orphans)
+                    removed += 1
+    return removed
+
+
+async def _older_than(store: ObjectStore, key: str, moment: datetime) -> bool:
+    modified = await store.modified_at(key)
+    return modified is not None and modified < moment
+
+
+async def sweep_every(
+    db: Database,
+    store: ObjectStore,
+    *,
+    every: timedelta,
+    photos_every: timedelta,
+    stop: asyncio.Event,
+) -> None:
+    """A pass every `every` until `stop` is set; orphan photos on the first pass and then at
+    most every `photos_every`. A pass that fails (the database or store is down) is logged
+    and the next one tries again."""
+    photos_looked_at: float | None = None
+    while not stop.is_set():
+        photos = (
+            photos_looked_at is None
+            or time.monotonic() - photos_looked_at >= photos_every.total_seconds()
+        )
+        try:
+            report = await sweep(db, store, orphan_photos=photos)
+        except Exception:
+            log.exception("sweep failed; the next pass tries again")
+        else:
+            if photos:
+                photos_looked_at = time.monotonic()
+            log.info("swept", extra=asdict(report))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every.total_seconds())

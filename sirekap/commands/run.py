@@ -29,6 +29,7 @@ from shared.settings import Settings, get_settings
 
 app = typer.Typer(help="Run the whole system on one machine.")
 RESTART_BACKOFF_S = (1, 2, 5, 10, 30)
+SWEEP_EVERY_S = 900  # abandoned uploads and stray chunks; orphan photos once a day
 
 
 @dataclass
@@ -81,6 +82,7 @@ def children(ocr_workers: int) -> list[Child]:
         Child("tally", [*me, "tally", "serve"]),
         Child("ocr", [*me, "ocr", "work", "--processes", str(ocr_workers)]),
         Child("sequencer", [*me, "log", "sequence"]),
+        Child("sweeper", [*me, "ingest", "sweep", "--every", str(SWEEP_EVERY_S)]),
     ]
 
 
@@ -91,7 +93,8 @@ def run(
     ),
     ocr_workers: Annotated[int, typer.Option(help="OCR worker processes")] = 1,
 ) -> None:
-    """Start ingest, tally, OCR workers and the log sequencer on the embedded default."""
+    """Start ingest, tally, OCR workers, the log sequencer and the sweeper on the embedded
+    default."""
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)

@@ -40,7 +40,8 @@ def test_compose_file_is_valid_and_complete() -> None:
     assert result.returncode == 0, result.stderr
     config = json.loads(result.stdout)
     services = config["services"]
-    assert {"postgres", "minio", "ingest", "ocr", "tally", "sequencer", "witness"} <= set(services)
+    expected = {"postgres", "minio", "ingest", "ocr", "tally", "sequencer", "sweeper", "witness"}
+    assert expected <= set(services)
     assert services["ingest"]["deploy"]["replicas"] == 2
     for name in ("postgres", "minio", "ingest", "tally"):
         assert "healthcheck" in services[name], name
@@ -77,6 +78,14 @@ def test_kubernetes_manifests_validate_strictly() -> None:
         "livenessProbe",
     ):
         assert kind in text, kind
+
+
+def test_the_image_holds_every_package_the_command_line_needs() -> None:
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    # `sirekap` and what it imports (tests/unit/test_layers.py); benchmarks and tests stay out.
+    for package in ("shared", "services", "clients", "sirekap", "standins"):
+        assert f"COPY {package} ./{package}" in dockerfile, package
+    assert "procps" in dockerfile  # pgrep, for the health checks
 
 
 @pytest.mark.parametrize("path", ["deploy/Dockerfile", "deploy/nginx.conf"])
