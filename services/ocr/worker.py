@@ -93,8 +93,8 @@ class Worker:
     async def _keep_lease(self, job: queue.ClaimedJob, finished: asyncio.Event) -> None:
         """Renew the job's lease every third of it while the job runs. The renewals run only
         while `process` awaits (the store, the database): the page's CPU work, well under a
-        second, blocks the loop. A renewal that finds the job taken stops, and the late
-        reading is then a no-op (one reading per submission)."""
+        second, blocks the loop. A renewal that finds the job taken stops; of the two readings
+        then under way, the one that commits second is a no-op (one reading per submission)."""
         while True:
             try:
                 await asyncio.wait_for(finished.wait(), self.lease_seconds / 3)
