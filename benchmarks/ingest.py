@@ -32,9 +32,8 @@ from services.ingest.enrolment import issue_code
 from shared.db.engine import open_database
 from shared.db.migrate import upgrade
 from shared.reference.load import load_reference
+from standins.backend import BACKENDS, backend_env
 from standins.ports import free_port, wait_for_port
-from standins.postgres import fresh_pg_database
-from standins.s3 import moto_s3
 
 MiB = 1024 * 1024
 SCOPE = "17.08.04"  # one kecamatan of Kepahiang: enough TPS for 32 devices
@@ -128,7 +127,7 @@ async def run_bare(server: str, clients: int, base: bytes, per_client: int) -> f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--backend", choices=["embedded", "postgres-s3"], default="embedded")
+    parser.add_argument("--backend", choices=BACKENDS, default="embedded")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--uploads", type=int, default=640, help="uploads per measured run")
     parser.add_argument("--workers", type=int, default=2, help="server processes (one per core)")
@@ -147,20 +146,8 @@ def main() -> None:
             "SIREKAP_RATE_UPLOAD_DEVICE_BURST": "0",
             "SIREKAP_RATE_ENROL_ADDRESS_BURST": "0",
         }
-        if args.backend == "embedded":
-            url = f"sqlite+aiosqlite:///{Path(tmp) / 'sirekap.db'}"
-            env |= {"SIREKAP_DATABASE_URL": url, "SIREKAP_STORAGE": "local"}
-        else:
-            url = asyncio.run(fresh_pg_database("sirekap_bench_ingest"))
-            endpoint = stack.enter_context(moto_s3())
-            env |= {
-                "SIREKAP_DATABASE_URL": url,
-                "SIREKAP_STORAGE": "s3",
-                "SIREKAP_S3_ENDPOINT": endpoint,
-                "SIREKAP_S3_ACCESS_KEY": "bench",
-                "SIREKAP_S3_SECRET_KEY": "bench",
-                "SIREKAP_S3_BUCKET": "bench",
-            }
+        env |= backend_env(args.backend, Path(tmp), stack, name="sirekap_bench_ingest")
+        url = env["SIREKAP_DATABASE_URL"]
         tps, codes = asyncio.run(prepare(url, args.clients))
         port = free_port()
         server = subprocess.Popen(

@@ -3,7 +3,6 @@ of ingest replicas and OCR worker processes, each service its own OS process."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import subprocess
@@ -17,9 +16,8 @@ from pathlib import Path
 
 import httpx
 
+from standins.backend import backend_env
 from standins.ports import free_port
-from standins.postgres import fresh_pg_database
-from standins.s3 import moto_s3
 
 SIREKAP = [sys.executable, "-m", "sirekap"]
 
@@ -85,20 +83,7 @@ def running_stack(
         }
         # A line per request from every service would bury the progress lines on the console.
         env.setdefault("SIREKAP_LOG_LEVEL", "WARNING")
-        if kind == "embedded":
-            env["SIREKAP_DATABASE_URL"] = f"sqlite+aiosqlite:///{data / 'sirekap.db'}"
-            env["SIREKAP_STORAGE"] = "local"
-        else:
-            url = asyncio.run(fresh_pg_database("sirekap_simulation"))
-            endpoint = stack.enter_context(moto_s3())
-            env |= {
-                "SIREKAP_DATABASE_URL": url,
-                "SIREKAP_STORAGE": "s3",
-                "SIREKAP_S3_ENDPOINT": endpoint,
-                "SIREKAP_S3_ACCESS_KEY": "sim",
-                "SIREKAP_S3_SECRET_KEY": "sim",
-                "SIREKAP_S3_BUCKET": "sirekap",
-            }
+        env |= backend_env(kind, data, stack, name="sirekap_simulation")
         run = Stack(kind, env, [], "", "", data)
         run.sirekap("db", "upgrade")
         run.sirekap("regions", "load", "--scope", scope)
