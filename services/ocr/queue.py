@@ -1,9 +1,10 @@
 """The OCR job queue: claim, finish, retry, give up. All SQL for `ocr_jobs` lives here.
 
-A claim is one statement. On PostgreSQL the inner SELECT takes `FOR UPDATE SKIP LOCKED`, so
-workers on any number of machines skip each other's rows instead of queueing on them. On
-SQLite the engine opens every write transaction with BEGIN IMMEDIATE, which serialises writers,
-so the same UPDATE ... WHERE id = (SELECT ...) RETURNING is atomic there too.
+A claim is an UPDATE ... WHERE id = (SELECT ... LIMIT 1) RETURNING: first for a job whose
+lease expired, then for the oldest due one. On PostgreSQL the inner SELECT takes `FOR UPDATE
+SKIP LOCKED`, so workers on any number of machines skip each other's rows instead of queueing
+on them. On SQLite the engine opens every write transaction with BEGIN IMMEDIATE, which
+serialises writers, so the same statements are atomic there too.
 
 A claimed job carries a lease, which its worker renews while it waits on the store or the
 database (`renew`), so a slow page is never read by two workers at once. A worker that dies
@@ -30,20 +31,27 @@ MAX_ATTEMPTS = 5
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 300.0
 
+# Two claims, each one statement, tried in turn: a job whose worker died (its lease expired),
+# then the oldest due queued job. Kept apart, each is an index scan on (status, run_after) that
+# stops at the first row it can lock; one query with `status = 'queued' OR status = 'running'`
+# made PostgreSQL read and sort every due job instead: 273 ms a claim behind a million queued
+# jobs (the capacity plan lets OCR lag uploads by an hour: millions), 2.3 ms now
+# (`python -m benchmarks.ocr_queue`, 2026-11-29).
 _CLAIM = """
 UPDATE ocr_jobs
 SET status = 'running', attempts = attempts + 1, lease_until = :lease_until, worker = :worker
 WHERE id = (
     SELECT id FROM ocr_jobs
-    WHERE (status = 'queued' AND run_after <= :now)
-       OR (status = 'running' AND lease_until < :now)
-    ORDER BY run_after, id
+    WHERE {runnable}
+    ORDER BY {order}
     LIMIT 1
     {lock}
 )
-AND ((status = 'queued' AND run_after <= :now) OR (status = 'running' AND lease_until < :now))
+AND {runnable}
 RETURNING id, submission_id, attempts
 """
+_EXPIRED = ("status = 'running' AND lease_until < :now", "lease_until, id")
+_DUE = ("status = 'queued' AND run_after <= :now", "run_after, id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,21 +84,14 @@ async def claim(
 ) -> ClaimedJob | None:
     """Take the oldest runnable job (queued and due, or running with an expired lease)."""
     now = utcnow()
-    is_pg = session.get_bind().dialect.name == "postgresql"
-    sql = _sql(_CLAIM.format(lock="FOR UPDATE SKIP LOCKED" if is_pg else ""))
-    row = (
-        await session.execute(
-            sql,
-            {
-                "now": now,
-                "lease_until": now + timedelta(seconds=lease_seconds),
-                "worker": worker,
-            },
-        )
-    ).first()
-    if row is None:
-        return None
-    return ClaimedJob(int(row[0]), str(row[1]), int(row[2]), worker)
+    lock = "FOR UPDATE SKIP LOCKED" if session.get_bind().dialect.name == "postgresql" else ""
+    params = {"now": now, "lease_until": now + timedelta(seconds=lease_seconds), "worker": worker}
+    for runnable, order in (_EXPIRED, _DUE):
+        sql = _sql(_CLAIM.format(runnable=runnable, order=order, lock=lock))
+        row = (await session.execute(sql, params)).first()
+        if row is not None:
+            return ClaimedJob(int(row[0]), str(row[1]), int(row[2]), worker)
+    return None
 
 
 async def renew(

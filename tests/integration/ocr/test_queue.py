@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import event, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from benchmarks.ocr_queue import RUNNING, load, one_query_claim
 from services.ocr import queue
-from shared.db.engine import Database
+from shared.db.engine import Database, open_database
+from shared.db.migrate import upgrade_async
 from shared.db.tables import JobStatus, OcrJob
 from tests.integration.ocr.conftest import add_submission
+from tests.support.pg_databases import database_url, drop_database, recreate_database
 
 
 async def _claim(db: Database, worker: str, lease: float = 60.0) -> queue.ClaimedJob | None:
@@ -102,3 +111,63 @@ async def test_a_job_whose_worker_keeps_dying_is_buried(db: Database) -> None:
 def test_backoff_doubles_and_is_capped() -> None:
     assert [queue.backoff(n).total_seconds() for n in (1, 2, 3)] == [2.0, 4.0, 8.0]
     assert queue.backoff(30).total_seconds() == queue.BACKOFF_MAX_SECONDS
+
+
+@pytest.fixture
+async def long_queue() -> AsyncIterator[Database]:
+    """A PostgreSQL database of its own holding 20,000 finished and 20,000 due jobs."""
+    name = f"sirekap_t_long_queue_{os.getpid()}"
+    await recreate_database(name)
+    url = database_url(name)
+    await upgrade_async(url)
+    db = open_database(url)
+    await load(db, done=20_000, queued=20_000)
+    yield db
+    await db.dispose()
+    await drop_database(name)
+
+
+def _most_rows_scanned(node: dict[str, Any]) -> int:
+    """The most rows any scan node of a plan touched (returned, or read and filtered out)."""
+    here = 0
+    if "Scan" in node["Node Type"]:
+        here = node["Actual Rows"] * node["Actual Loops"] + node.get("Rows Removed by Filter", 0)
+    return max([here, *(_most_rows_scanned(child) for child in node.get("Plans", []))])
+
+
+async def _rows_scanned(
+    db: Database, claim: Callable[[AsyncSession, str], Awaitable[object]]
+) -> int:
+    """Run `claim`, then EXPLAIN ANALYZE each statement it sent, with the same parameters."""
+    sent: list[tuple[str, Any]] = []
+
+    def record(_conn: object, _cursor: object, statement: str, parameters: Any, *_: object) -> None:
+        sent.append((statement, parameters))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with db.transaction() as session:
+            assert await claim(session, "probe") is not None
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    most = 0
+    for statement, parameters in sent:
+        async with db.transaction() as session:
+            raw = await (await session.connection()).get_raw_connection()
+            assert raw.driver_connection is not None
+            plan = await raw.driver_connection.fetchval(
+                f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}", *parameters
+            )
+        # asyncpg may hand the JSON back decoded already (a codec the engine registers).
+        tree = json.loads(plan) if isinstance(plan, str) else plan
+        most = max(most, _most_rows_scanned(tree[0]["Plan"]))
+    return most
+
+
+@pytest.mark.postgres
+async def test_a_claim_reads_a_few_rows_however_long_the_queue(long_queue: Database) -> None:
+    # The probe for expired leases reads the running jobs (one per worker: 200 here); the
+    # probe for due jobs stops at the first it can lock, whatever waits behind it.
+    assert await _rows_scanned(long_queue, queue.claim) <= 2 * RUNNING
+    # The claim before 2026-11-29, one query for both kinds of runnable job, read them all.
+    assert await _rows_scanned(long_queue, one_query_claim) >= 10_000
