@@ -3,9 +3,11 @@
 Three things can be left in the store with nothing to show for them, and each is removed only
 once it is older than GRACE, so nothing a request is still working on is swept from under it:
 
-- **an abandoned tus upload**: its session expired (a week after creation) and it never
-  finished. Its chunks and its row go. A PATCH admitted a moment before the expiry may still be
-  writing for up to the body's 20-minute limit, hence the grace after the expiry too.
+- **an expired tus upload**: its session expired (a week after creation). An unfinished one
+  goes with its chunks; a finished one's row, kept for its receipt, goes too, so the table holds
+  about a week of uploads. A PATCH admitted a moment before the expiry may still be writing for
+  up to the body's 20-minute limit, hence the grace after the expiry too. (An index on
+  `expires_at`, migration 0008, keeps this a range scan.)
 - **a stray chunk**: under `uploads/`, but not in the chunk list of any unfinished upload. A
   PATCH whose database update failed leaves one; so does a replica stopped between a finished
   upload's commit and the deletion of its chunks. `uploads/` holds only what is in flight, so
@@ -48,7 +50,8 @@ LOOKUP_BATCH = 500
 
 @dataclass(frozen=True)
 class SweepReport:
-    expired_uploads: int
+    abandoned_uploads: int  # unfinished, with their chunks
+    finished_uploads: int  # rows kept a week for their receipts
     stray_chunks: int
     orphan_photos: int | None  # None: not looked for in this pass
 
@@ -57,45 +60,45 @@ async def sweep(
     db: Database, store: ObjectStore, *, grace: timedelta = GRACE, orphan_photos: bool = True
 ) -> SweepReport:
     """One pass; `orphan_photos=False` skips the listing of every photo."""
+    abandoned, finished = await sweep_expired_uploads(db, store, grace)
     return SweepReport(
-        expired_uploads=await sweep_expired_uploads(db, store, grace),
+        abandoned_uploads=abandoned,
+        finished_uploads=finished,
         stray_chunks=await sweep_stray_chunks(db, store, grace),
         orphan_photos=await sweep_orphan_photos(db, store, grace) if orphan_photos else None,
     )
 
 
-async def sweep_expired_uploads(db: Database, store: ObjectStore, grace: timedelta) -> int:
-    """Delete the chunks and rows of unfinished uploads that expired more than `grace` ago."""
-    removed = 0
+async def sweep_expired_uploads(
+    db: Database, store: ObjectStore, grace: timedelta
+) -> tuple[int, int]:
+    """Delete upload sessions more than `grace` past their expiry; returns (abandoned,
+    finished). An unfinished one goes with its chunks. A finished one's row only served its
+    receipt, which its phone had a week to fetch; a later retry of the same photo opens a new
+    session and gets the original receipt (uploads are idempotent)."""
+    abandoned = finished = 0
     while True:
         async with db.reading() as session:
             expired = (
-                (
-                    await session.execute(
-                        select(UploadSession)
-                        .where(
-                            UploadSession.expires_at < utcnow() - grace,
-                            UploadSession.submission_id.is_(None),
-                        )
-                        .limit(LOOKUP_BATCH)
-                    )
+                await session.execute(
+                    select(UploadSession.id, UploadSession.chunk_keys, UploadSession.submission_id)
+                    .where(UploadSession.expires_at < utcnow() - grace)
+                    .order_by(UploadSession.expires_at)
+                    .limit(LOOKUP_BATCH)
                 )
-                .scalars()
-                .all()
-            )
+            ).all()
         if not expired:
-            return removed
+            return abandoned, finished
         for upload in expired:
-            for key in upload.chunk_keys:
-                await store.delete(key)
+            if upload.submission_id is None:
+                for key in upload.chunk_keys:
+                    await store.delete(key)
         async with db.transaction() as session:
             await session.execute(
-                delete(UploadSession).where(
-                    UploadSession.id.in_([u.id for u in expired]),
-                    UploadSession.submission_id.is_(None),
-                )
+                delete(UploadSession).where(UploadSession.id.in_([u.id for u in expired]))
             )
-        removed += len(expired)
+        finished += sum(1 for u in expired if u.submission_id is not None)
+        abandoned += sum(1 for u in expired if u.submission_id is None)
 
 
 async def sweep_stray_chunks(db: Database, store: ObjectStore, grace: timedelta) -> int:

@@ -67,6 +67,7 @@ class UploadSession(Base):
     """
 
     __tablename__ = "upload_sessions"
+    __table_args__ = (Index("ix_upload_sessions_expires_at", "expires_at"),)  # the sweeper's
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     device_id: Mapped[str] = mapped_column(String(36), ForeignKey("devices.id"))

@@ -75,14 +75,16 @@ async def test_an_abandoned_upload_goes_only_once_expired_past_the_grace(ingest:
 
     report = await sweep(ingest.db, store, grace=HOUR, orphan_photos=False)
 
-    assert report == SweepReport(expired_uploads=1, stray_chunks=0, orphan_photos=None)
+    assert report == SweepReport(
+        abandoned_uploads=1, finished_uploads=0, stray_chunks=0, orphan_photos=None
+    )
     assert await _uploads(ingest) == 2
     left = await store.list("uploads/")
     assert {key.split("/")[1] for key in left} == {live, recent}
     # The swept upload is unknown to its client now, and the next pass finds nothing.
     gone = await ingest.http.head(f"/v1/tus/{abandoned}", headers=TUS)
     assert gone.status_code == 404, gone.text
-    assert (await sweep(ingest.db, store, grace=HOUR, orphan_photos=False)).expired_uploads == 0
+    assert (await sweep(ingest.db, store, grace=HOUR, orphan_photos=False)).abandoned_uploads == 0
 
 
 async def test_stray_chunks_go_and_the_chunks_an_upload_lists_stay(ingest: Ingest) -> None:
@@ -117,6 +119,25 @@ async def test_a_finished_uploads_leftover_chunks_go(ingest: Ingest) -> None:
     assert (report.stray_chunks, report.orphan_photos) == (1, 0)
     assert await ingest.state.store.list("uploads/") == []
     assert await ingest.state.store.get(photo_key(receipt["sha256"])) == photo
+
+
+async def test_a_finished_upload_is_forgotten_after_its_week_and_a_retry_gets_its_receipt(
+    ingest: Ingest,
+) -> None:
+    client = ingest.client(await ingest.device())
+    photo = make_jpeg(98)
+    receipt = await client.upload(photo, contest="PPWP", page=1)
+    async with ingest.db.reading() as session:
+        (upload_id,) = (await session.execute(select(UploadSession.id))).scalars()
+    await _expire(ingest, upload_id, 2 * HOUR)
+
+    report = await sweep(ingest.db, ingest.state.store, grace=HOUR)
+
+    assert (report.abandoned_uploads, report.finished_uploads, report.orphan_photos) == (0, 1, 0)
+    assert await _uploads(ingest) == 0
+    assert await ingest.state.store.get(photo_key(receipt["sha256"])) == photo
+    again = await client.upload(photo, contest="PPWP", page=1)
+    assert again["submission_id"] == receipt["submission_id"]
 
 
 async def test_a_repeating_sweeper_lists_the_photos_on_its_first_pass_then_as_often_as_told(
@@ -163,4 +184,9 @@ def test_sirekap_ingest_sweep_runs_one_pass_and_reports_it(embedded: Path) -> No
     result = CliRunner().invoke(ingest_cli, ["sweep"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output.splitlines()[-1])
-    assert report == {"expired_uploads": 0, "stray_chunks": 0, "orphan_photos": 0}
+    assert report == {
+        "abandoned_uploads": 0,
+        "finished_uploads": 0,
+        "stray_chunks": 0,
+        "orphan_photos": 0,
+    }
