@@ -31,10 +31,12 @@ async def metrics() -> Response:
 # State of the pipeline, refreshed from the database by the tally service (one process reads
 # them for the whole cluster; see services/tally/metrics.py).
 QUEUE_DEPTH = Gauge("sirekap_ocr_queue_depth", "OCR jobs waiting or running.", ["status"])
-QUEUE_AGE = Gauge("sirekap_ocr_queue_oldest_seconds", "Age of the oldest queued OCR job.")
+QUEUE_AGE = Gauge(
+    "sirekap_ocr_queue_oldest_seconds", "How long the longest-waiting queued OCR job has been due."
+)
 READ_LATENCY = Gauge(
     "sirekap_read_latency_seconds",
-    "Upload-to-reading time of readings in the last 5 minutes.",
+    "Upload-to-reading time of readings in the last 5 minutes (the newest 5,000 at most).",
     ["quantile"],
 )
 REVIEW_BACKLOG = Gauge("sirekap_review_backlog", "Submissions waiting for a person's review.")

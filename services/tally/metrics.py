@@ -30,6 +30,7 @@ from shared.metrics import (
 )
 
 REFRESH_S = 10.0
+LATENCY_SAMPLE = 5000  # the newest readings the latency quantiles are taken over, at most
 log = logging.getLogger("sirekap.metrics")
 
 
@@ -41,15 +42,23 @@ async def refresh(db: Database) -> None:
                 select(func.count()).select_from(OcrJob).where(OcrJob.status == status)
             )
             QUEUE_DEPTH.labels(status).set(depth or 0)
+        # Since when the longest-waiting job has been due: one probe of the claim index (the
+        # oldest by creation would read every queued job, millions when OCR falls behind).
         oldest = await session.scalar(
-            select(func.min(OcrJob.created_at)).where(OcrJob.status == "queued")
+            select(func.min(OcrJob.run_after)).where(OcrJob.status == "queued")
         )
-        QUEUE_AGE.set((now - oldest).total_seconds() if oldest else 0)
+        QUEUE_AGE.set(max(0.0, (now - oldest).total_seconds()) if oldest else 0)
+        # The newest readings by id (a range of the primary key), those of the last 5 minutes:
+        # a filter on `created_at`, which has no index, read the whole table every refresh.
+        newest = await session.scalar(select(func.max(Reading.id))) or 0
         recent = (
             await session.execute(
                 select(Reading.created_at, Submission.received_at)
                 .join(Submission, Submission.id == Reading.submission_id)
-                .where(Reading.created_at > now - timedelta(minutes=5))
+                .where(
+                    Reading.id > newest - LATENCY_SAMPLE,
+                    Reading.created_at > now - timedelta(minutes=5),
+                )
             )
         ).all()
         latencies = sorted((r - s).total_seconds() for r, s in recent)

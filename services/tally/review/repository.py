@@ -13,6 +13,7 @@ from sqlalchemy.orm import aliased
 
 from shared.db.tables import Acceptance, Dispute, Reading, Submission, TallyTps
 from shared.db.tables.readings import ReadingOutcome
+from shared.db.tables.submissions import SubmissionStatus
 
 
 def prefix_range(prefix: str) -> tuple[str, str]:
@@ -30,6 +31,10 @@ def queue_stmt(prefix: str, contest: str | None) -> Select[Reading, int, str, da
         select(Reading, Submission.version, Submission.sha256, Submission.received_at)
         .join(Submission, Submission.id == Reading.submission_id)
         .where(
+            # The worker sets this status with the reading, and a review's acceptance clears
+            # it: through its index the queue is found among the pages waiting now, not among
+            # every page ever sent to a person (millions on a national day).
+            Submission.status == SubmissionStatus.NEEDS_REVIEW.value,
             Reading.outcome == ReadingOutcome.NEEDS_REVIEW.value,
             Reading.tps_code >= lo,
             Reading.tps_code < hi,

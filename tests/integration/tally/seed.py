@@ -9,10 +9,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from services.ocr.worker import STATUS_OF
 from shared.acceptance import Source, accept_page
 from shared.db.base import utcnow
 from shared.db.engine import Database
 from shared.db.tables import Device, Reading, Submission
+from shared.db.tables.readings import ReadingOutcome
 from shared.events import record_event
 
 DEVICE_KEY = bytes(range(32))
@@ -122,6 +124,7 @@ async def read(
             event_id=event.id,
         )
         session.add(reading)
+        sub.status = STATUS_OF[ReadingOutcome(outcome)].value  # as the worker does, at once
         await session.flush()
         return reading.id
 

@@ -33,7 +33,14 @@ async def test_pipeline_gauges_count_what_is_waiting(
     review_id, _ = await submit(tally_db, TPS, "PPWP", 2)
     an_hour_ago = utcnow() - timedelta(hours=1)
     async with tally_db.transaction() as session:
-        session.add(OcrJob(submission_id=queued_id, status="queued", created_at=an_hour_ago))
+        session.add(
+            OcrJob(
+                submission_id=queued_id,
+                status="queued",
+                created_at=an_hour_ago,
+                run_after=an_hour_ago,
+            )
+        )
     await read(tally_db, review_id, ppwp_votes(62, 20, 10))  # waits for a person
 
     await refresh(tally_db)
