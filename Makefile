@@ -36,6 +36,7 @@ bench: deps  ## the benchmarks (slow; not part of `make test`)
 	$(BIN)/python -m benchmarks.ingest --backend embedded
 	$(BIN)/python -m benchmarks.ingest --backend postgres-s3
 	$(BIN)/python -m benchmarks.ocr_queue
+	$(BIN)/python -m benchmarks.tally_metrics
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
