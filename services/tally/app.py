@@ -23,6 +23,7 @@ from services.tally import metrics as pipeline_metrics
 from services.tally.auth import endpoints as auth_endpoints
 from services.tally.dashboard import endpoints as dashboard_endpoints
 from services.tally.export import endpoints as export_endpoints
+from services.tally.export.files import ExportFiles
 from services.tally.public import photos, sirekap
 from services.tally.regions import RegionIndex
 from services.tally.results import endpoints as results_endpoints
@@ -78,6 +79,8 @@ def create_app(settings: Settings | None = None, *, run_sequencer: bool = True) 
             await regions.load()
             hot = await HotReads.open(db, settings.resolved_database_url, settings.db_pool_size)
             stack.push_async_callback(hot.close)
+            exports = ExportFiles(db)
+            stack.callback(exports.close)
             app.state.tally = TallyState(
                 settings=settings,
                 db=db,
@@ -85,6 +88,7 @@ def create_app(settings: Settings | None = None, *, run_sequencer: bool = True) 
                 regions=regions,
                 hot=hot,
                 auth_secret=auth_secret_of(settings),
+                exports=exports,
             )
             await stack.enter_async_context(pipeline_metrics.refreshing(db))
             if log_router is not None and running_log is not None:

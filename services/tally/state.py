@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from services.tally.export.files import ExportFiles
 from services.tally.regions import RegionIndex
 from services.tally.results.hot import HotReads
 from shared.db.engine import Database
@@ -22,6 +23,7 @@ class TallyState:
     regions: RegionIndex
     hot: HotReads
     auth_secret: str
+    exports: ExportFiles
 
 
 async def get_state(request: Request) -> TallyState:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from services.tally.export.stream import Format, export_lines
+from services.tally.export.files import MAX_AGE_S, read_chunks
+from services.tally.export.stream import Format
 from services.tally.state import StateDep
 from shared.contests import Contest
 
@@ -15,12 +18,16 @@ MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 @router.get("/results.{fmt}")
 async def export(state: StateDep, fmt: Format, contest: Contest | None = None) -> StreamingResponse:
+    """As of at most a minute ago: the export is written once a minute and shared
+    (`services/tally/export/files.py`)."""
     name = f"sirekap-{contest.value if contest else 'all'}.{fmt}"
+    file = await state.exports.open(fmt, contest.value if contest else None)
     return StreamingResponse(
-        export_lines(state.db, fmt, contest.value if contest else None),
+        read_chunks(file),
         media_type=MEDIA[fmt],
         headers={
             "Content-Disposition": f'attachment; filename="{name}"',
-            "Cache-Control": "public, max-age=60",
+            "Content-Length": str(os.fstat(file.fileno()).st_size),
+            "Cache-Control": f"public, max-age={MAX_AGE_S:.0f}",
         },
     )
