@@ -474,7 +474,9 @@ class LogRecount:
         url = "/api/v1/export/results.jsonl"
         seen: set[tuple[str, str]] = set()
         try:
-            async with client.http.stream("GET", url) as r:
+            # As it is now: the tally (or a CDN) may otherwise serve a copy up to a minute old,
+            # which would miss the pages counted since and report them as not exported.
+            async with client.http.stream("GET", url, headers={"Cache-Control": "no-cache"}) as r:
                 if r.status_code != 200:
                     report.add("tally", "totals-unavailable", f"{url}: HTTP {r.status_code}")
                     return

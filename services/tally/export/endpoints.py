@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from services.tally.export.files import MAX_AGE_S, read_chunks
@@ -17,11 +17,15 @@ MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 
 @router.get("/results.{fmt}")
-async def export(state: StateDep, fmt: Format, contest: Contest | None = None) -> StreamingResponse:
+async def export(
+    state: StateDep, request: Request, fmt: Format, contest: Contest | None = None
+) -> StreamingResponse:
     """As of at most a minute ago: the export is written once a minute and shared
-    (`services/tally/export/files.py`)."""
+    (`services/tally/export/files.py`); as of now with `Cache-Control: no-cache`."""
     name = f"sirekap-{contest.value if contest else 'all'}.{fmt}"
-    file = await state.exports.open(fmt, contest.value if contest else None)
+    asked = request.headers.get("cache-control", "").lower()
+    fresh = "no-cache" in asked or "max-age=0" in asked
+    file = await state.exports.open(fmt, contest.value if contest else None, fresh=fresh)
     return StreamingResponse(
         read_chunks(file),
         media_type=MEDIA[fmt],

@@ -6,8 +6,11 @@ by every download in that minute.
 of `tally_tps` (every TPS of every contest) and its encoding, however many clients asked in the
 same minute. Now the first request of a window writes the export to a file in this process's
 folder and every request until it is `max_age_s` old is served that file: one scan a minute per
-format and contest. A download holds an open file; the file replaced by a newer one is unlinked
-at once (an open file stays readable until its reader closes it).
+format and contest. A request that says `Cache-Control: no-cache` (RFC 9111: no stored copy
+without checking) gets one written for it; the auditor's recount asks so, since it compares the
+export with the log as it is now and a minute-old copy would show pages missing that are not.
+A download holds an open file; the file replaced by a newer one is unlinked at once (an open
+file stays readable until its reader closes it).
 """
 
 from __future__ import annotations
@@ -53,17 +56,18 @@ class ExportFiles:
         self._written: dict[Key, _Written] = {}
         self._locks: defaultdict[Key, asyncio.Lock] = defaultdict(asyncio.Lock)
 
-    async def open(self, fmt: Format, contest: str | None) -> BinaryIO:
-        """The export, at most `max_age_s` old, opened for reading (the caller closes it)."""
+    async def open(self, fmt: Format, contest: str | None, *, fresh: bool = False) -> BinaryIO:
+        """The export, at most `max_age_s` old (`fresh`: written now), opened for reading (the
+        caller closes it)."""
         key = (fmt, contest)
         async with self._locks[key]:  # one writer per key; the others wait and share its file
             written = self._written.get(key)
-            if written is None or self._clock() - written.at >= self.max_age_s:
-                fresh = await self._write(fmt, contest)
-                self._written[key] = fresh
+            if fresh or written is None or self._clock() - written.at >= self.max_age_s:
+                new = await self._write(fmt, contest)
+                self._written[key] = new
                 if written is not None:
                     written.path.unlink(missing_ok=True)
-                written = fresh
+                written = new
             return written.path.open("rb")  # under the lock: not unlinked before it is open
 
     async def _write(self, fmt: Format, contest: str | None) -> _Written:
