@@ -23,12 +23,10 @@ from datetime import timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from benchmarks.support import print_result
+from benchmarks.support import print_result, scratch_database
 from services.ocr import queue
 from shared.db.base import utcnow
-from shared.db.engine import Database, open_database
-from shared.db.migrate import upgrade_async
-from standins.postgres import drop_database, fresh_pg_database
+from shared.db.engine import Database
 
 DATABASE = "sirekap_bench_ocr_queue"
 RUNNING = 200
@@ -110,10 +108,7 @@ def p99(values: list[float]) -> float:
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
-    url = await fresh_pg_database(DATABASE)
-    await upgrade_async(url)
-    db = open_database(url)
-    try:
+    async with scratch_database(DATABASE, keep=args.keep) as db:
         started = time.perf_counter()
         await load(db, args.done, args.queued)
         print(
@@ -122,10 +117,6 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         )
         claim_ms = await timed(db, args.claims, queue.claim)
         baseline_ms = await timed(db, args.claims, one_query_claim)
-    finally:
-        await db.dispose()
-        if not args.keep:
-            await drop_database(DATABASE)
     p50, base_p50 = statistics.median(claim_ms), statistics.median(baseline_ms)
     print(f"claim (queue.claim)     p50 {p50:8.2f} ms   p99 {p99(claim_ms):8.2f} ms")
     print(f"baseline (one query)    p50 {base_p50:8.2f} ms   p99 {p99(baseline_ms):8.2f} ms")

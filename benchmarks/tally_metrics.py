@@ -24,11 +24,9 @@ from collections.abc import Awaitable, Callable
 from prometheus_client import REGISTRY
 from sqlalchemy import text
 
-from benchmarks.support import print_result
+from benchmarks.support import print_result, scratch_database
 from services.tally import metrics
-from shared.db.engine import Database, open_database
-from shared.db.migrate import upgrade_async
-from standins.postgres import drop_database, fresh_pg_database
+from shared.db.engine import Database
 
 DATABASE = "sirekap_bench_tally_metrics"
 REVIEWED_EVERY = 12  # one reading in 12 (8%) went to a person
@@ -97,10 +95,7 @@ async def timed(runs: int, step: Callable[[], Awaitable[object]]) -> list[float]
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
-    url = await fresh_pg_database(DATABASE)
-    await upgrade_async(url)
-    db = open_database(url)
-    try:
+    async with scratch_database(DATABASE, keep=args.keep) as db:
         started = time.perf_counter()
         await load(db, args.pages, args.waiting)
         print(
@@ -111,10 +106,6 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         backlog = int(REGISTRY.get_sample_value("sirekap_review_backlog") or 0)
         baseline_ms = await timed(args.runs, lambda: baseline(db))
         baseline_backlog = await baseline(db)
-    finally:
-        await db.dispose()
-        if not args.keep:
-            await drop_database(DATABASE)
     refresh_p50, baseline_p50 = statistics.median(refresh_ms), statistics.median(baseline_ms)
     print(f"refresh (metrics.refresh)    median {refresh_p50:9.1f} ms   backlog {backlog:,}")
     print(
