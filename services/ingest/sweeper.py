@@ -36,7 +36,7 @@ from sqlalchemy import delete, select
 from shared.db.base import utcnow
 from shared.db.engine import Database
 from shared.db.tables import Submission, UploadSession
-from shared.storage import ObjectStore
+from shared.storage import UPLOAD_CHUNKS, ObjectStore, upload_of_chunk
 
 log = logging.getLogger("sirekap.ingest.sweeper")
 
@@ -44,7 +44,6 @@ GRACE = timedelta(hours=1)  # far above the slowest hand-off (seconds) and a bod
 # `photo_key`'s fan-out folders, listed one at a time, and rows looked up in the database a
 # batch per query (under SQLite's bound-parameter limit) instead of one query per object.
 PHOTO_FOLDERS = tuple(f"photos/{i:02x}/" for i in range(256))
-UPLOADS_PREFIX = "uploads/"
 LOOKUP_BATCH = 500
 
 
@@ -105,10 +104,10 @@ async def sweep_stray_chunks(db: Database, store: ObjectStore, grace: timedelta)
     """Delete chunks older than `grace` that no unfinished upload lists."""
     now = utcnow()
     by_upload: dict[str, list[str]] = {}
-    for key in await store.list(UPLOADS_PREFIX):
-        parts = key.split("/")
-        if len(parts) == 3:  # uploads/<upload id>/<offset>-<suffix>
-            by_upload.setdefault(parts[1], []).append(key)
+    for key in await store.list(UPLOAD_CHUNKS):
+        upload_id = upload_of_chunk(key)
+        if upload_id is not None:
+            by_upload.setdefault(upload_id, []).append(key)
     ids = list(by_upload)
     removed = 0
     for start in range(0, len(ids), LOOKUP_BATCH):

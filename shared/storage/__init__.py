@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from shared.settings import Settings
 from shared.storage.base import (
+    UPLOAD_CHUNKS,
     ObjectMissing,
     ObjectStore,
     StorageError,
     StorageUnavailable,
     photo_key,
     upload_chunk_key,
+    upload_of_chunk,
 )
 from shared.storage.local import LocalObjectStore
 from shared.storage.s3 import S3ObjectStore
@@ -31,6 +33,7 @@ async def open_store(settings: Settings) -> ObjectStore:
 
 
 __all__ = [
+    "UPLOAD_CHUNKS",
     "LocalObjectStore",
     "ObjectMissing",
     "ObjectStore",
@@ -40,4 +43,5 @@ __all__ = [
     "open_store",
     "photo_key",
     "upload_chunk_key",
+    "upload_of_chunk",
 ]

@@ -67,6 +67,16 @@ def photo_key(sha256_hex: str) -> str:
     return f"photos/{sha256_hex[:2]}/{sha256_hex}"
 
 
+UPLOAD_CHUNKS = "uploads/"  # the prefix of every chunk key
+
+
 def upload_chunk_key(upload_id: str, offset: int) -> str:
     """Chunks of a resumable upload, named by their offset so a listing sorts them in order."""
-    return f"uploads/{upload_id}/{offset:012d}"
+    return f"{UPLOAD_CHUNKS}{upload_id}/{offset:012d}"
+
+
+def upload_of_chunk(key: str) -> str | None:
+    """The upload a chunk key belongs to (`upload_chunk_key`'s, whatever suffix follows the
+    offset), or None when `key` is not a chunk key."""
+    parts = key.split("/")
+    return parts[1] if len(parts) == 3 and key.startswith(UPLOAD_CHUNKS) else None
