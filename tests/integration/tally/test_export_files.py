@@ -10,9 +10,6 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from clients.auditor.client import LogClient
-from clients.auditor.findings import Report
-from clients.auditor.recount_log import LogRecount
 from services.tally.export import files, stream
 from services.tally.export.files import ExportFiles
 from services.tally.export.stream import Format
@@ -117,17 +114,3 @@ async def test_a_request_that_says_no_cache_gets_the_export_as_it_is_now(
     assert await exported() == [TPS_A]  # within the minute
     assert await exported({"Cache-Control": "no-cache"}) == [TPS_A, TPS_B]
     assert await exported() == [TPS_A, TPS_B]  # the newer file serves the rest of the minute
-
-
-async def test_the_auditor_asks_for_the_export_as_it_is_now() -> None:
-    asked: list[httpx.Request] = []
-
-    def tally(request: httpx.Request) -> httpx.Response:
-        asked.append(request)
-        return httpx.Response(200, text="")
-
-    transport = httpx.MockTransport(tally)
-    async with httpx.AsyncClient(transport=transport, base_url="http://tally") as http:
-        await LogRecount().check(LogClient(http), Report("http://tally"))
-    exports = [r for r in asked if r.url.path == "/api/v1/export/results.jsonl"]
-    assert exports and all(r.headers["cache-control"] == "no-cache" for r in exports)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
+from clients.auditor.client import LogClient
+from clients.auditor.findings import Report
 from clients.auditor.recount_log import LogRecount, region_chain, sirekap_path
 
 TPS = "1708012001001"
@@ -160,3 +163,18 @@ def test_paths() -> None:
     assert sirekap_path("00") == "/pemilu/hhcw/ppwp.json"
     assert sirekap_path("17.08.04.2001") == "/pemilu/hhcw/ppwp/17/1708/170804/1708042001.json"
     assert sirekap_path("1708042001003").endswith("/1708042001/1708042001003.json")
+
+
+async def test_the_export_is_asked_for_as_it_is_now() -> None:
+    """The tally, or a CDN, may serve a copy up to a minute old unless asked not to."""
+    asked: list[httpx.Request] = []
+
+    def tally(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        return httpx.Response(200, text="")
+
+    transport = httpx.MockTransport(tally)
+    async with httpx.AsyncClient(transport=transport, base_url="http://tally") as http:
+        await LogRecount().check(LogClient(http), Report("http://tally"))
+    exports = [r for r in asked if r.url.path == "/api/v1/export/results.jsonl"]
+    assert exports and all(r.headers["cache-control"] == "no-cache" for r in exports)
